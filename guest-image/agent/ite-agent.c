@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * ite-agent: the guest side of ite-lab's harness.
+ *
+ * Runs as a child of /init in the guest and serves one command channel, the
+ * second serial port (/dev/ttyS1), that the host harness drives; the kernel
+ * console stays on ttyS0 so the guest log is never interleaved with replies.
+ *
+ * Protocol, one line each way:
+ *   host:  <seq> <command> [args...]
+ *   agent: <seq> | <output line>        zero or more
+ *          <seq> ok [summary]           or
+ *          <seq> fail <reason>
+ * On start the agent sends "0 hello ite-agent <kernel release>".
+ *
+ * Every command and its verdict is also written to /dev/kmsg, so the guest
+ * log shows the harness's steps in line with the kernel's own messages.
+ * A command never blocks for longer than the timeout it is given.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pci-config.h"
+
+#define AGENT_TTY	"/dev/ttyS1"
+#define LINE_MAX_LEN	512
+#define MAX_ARGS	16
+#define POLL_MS		50
+
+static FILE *chan;
+static int kmsg_fd = -1;
+
+static void kmsg(const char *fmt, ...)
+{
+	char buf[LINE_MAX_LEN];
+	va_list ap;
+	int n;
+
+	if (kmsg_fd < 0)
+		return;
+	n = snprintf(buf, sizeof(buf), "<6>ite-agent: ");
+	va_start(ap, fmt);
+	vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
+	va_end(ap);
+	if (write(kmsg_fd, buf, strlen(buf)) < 0)
+		return;
+}
+
+static void reply(unsigned long seq, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(chan, "%lu ", seq);
+	va_start(ap, fmt);
+	vfprintf(chan, fmt, ap);
+	va_end(ap);
+	fputc('\n', chan);
+	fflush(chan);
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* A BDF such as 0000:01:00.0; anything else could escape /sys/bus/pci. */
+static bool valid_bdf(const char *s)
+{
+	unsigned int d, b, dev, fn;
+	char tail;
+
+	return strlen(s) == 12 &&
+	       sscanf(s, "%4x:%2x:%2x.%1x%c", &d, &b, &dev, &fn, &tail) == 4 &&
+	       dev < 32 && fn < 8;
+}
+
+static bool pci_present(const char *bdf)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", bdf);
+	return access(path, F_OK) == 0;
+}
+
+/* ats-status BDF [enabled|disabled]: report, and optionally require, ATS. */
+static int cmd_ats_status(unsigned long seq, int argc, char **argv)
+{
+	struct pci_ats_info ats;
+	int err;
+
+	if (argc < 2 || argc > 3 || !valid_bdf(argv[1])) {
+		reply(seq, "fail usage: ats-status BDF [enabled|disabled]");
+		return -1;
+	}
+	err = pci_read_ats(argv[1], &ats);
+	if (err) {
+		reply(seq, "fail %s: cannot read config space: %s", argv[1], strerror(-err));
+		return -1;
+	}
+	if (!ats.present) {
+		reply(seq, "fail %s: no ATS capability", argv[1]);
+		return -1;
+	}
+	reply(seq, "| %s ats cap=0x%03x enabled=%d stu=%u invq=%u",
+	      argv[1], ats.offset, ats.enabled, ats.stu, ats.inv_queue_depth);
+	if (argc == 3 && strcmp(argv[2], ats.enabled ? "enabled" : "disabled")) {
+		reply(seq, "fail %s: ATS is %s, expected %s", argv[1],
+		      ats.enabled ? "enabled" : "disabled", argv[2]);
+		return -1;
+	}
+	reply(seq, "ok enabled=%d", ats.enabled);
+	return 0;
+}
+
+/* wait-gone BDF SECONDS / wait-present BDF SECONDS */
+static int cmd_wait(unsigned long seq, int argc, char **argv, bool want_present)
+{
+	long deadline, start = now_ms();
+	char *end;
+	long secs;
+
+	if (argc != 3 || !valid_bdf(argv[1])) {
+		reply(seq, "fail usage: %s BDF SECONDS", argv[0]);
+		return -1;
+	}
+	secs = strtol(argv[2], &end, 10);
+	if (*end || secs <= 0 || secs > 3600) {
+		reply(seq, "fail %s: SECONDS must be 1..3600", argv[0]);
+		return -1;
+	}
+	deadline = start + secs * 1000;
+	while (pci_present(argv[1]) != want_present) {
+		if (now_ms() > deadline) {
+			reply(seq, "fail %s still %s after %lds", argv[1],
+			      want_present ? "absent" : "present", secs);
+			return -1;
+		}
+		usleep(POLL_MS * 1000);
+	}
+	reply(seq, "ok after %ldms", now_ms() - start);
+	return 0;
+}
+
+/*
+ * sh COMMAND...: run a shell command (insmod, lspci, cat ...); its output
+ * lines come back as "|" lines and a non-zero exit fails the step.
+ */
+static int cmd_sh(unsigned long seq, int argc, char **argv)
+{
+	char cmd[LINE_MAX_LEN] = "";
+	char line[LINE_MAX_LEN];
+	FILE *p;
+	int i, status;
+
+	if (argc < 2) {
+		reply(seq, "fail usage: sh COMMAND...");
+		return -1;
+	}
+	for (i = 1; i < argc; i++) {
+		if (strlen(cmd) + strlen(argv[i]) + 2 >= sizeof(cmd)) {
+			reply(seq, "fail sh: command too long");
+			return -1;
+		}
+		strcat(cmd, argv[i]);
+		if (i + 1 < argc)
+			strcat(cmd, " ");
+	}
+	p = popen(cmd, "r");
+	if (!p) {
+		reply(seq, "fail sh: %s", strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), p)) {
+		line[strcspn(line, "\n")] = '\0';
+		reply(seq, "| %s", line);
+	}
+	status = pclose(p);
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		reply(seq, "fail sh: exit status %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		return -1;
+	}
+	reply(seq, "ok");
+	return 0;
+}
+
+static int cmd_poweroff(unsigned long seq)
+{
+	reply(seq, "ok powering off");
+	kmsg("powering off\n");
+	sync();
+	reboot(RB_POWER_OFF);
+	return 0;
+}
+
+static int dispatch(unsigned long seq, int argc, char **argv)
+{
+	if (!strcmp(argv[0], "ats-status"))
+		return cmd_ats_status(seq, argc, argv);
+	if (!strcmp(argv[0], "wait-gone"))
+		return cmd_wait(seq, argc, argv, false);
+	if (!strcmp(argv[0], "wait-present"))
+		return cmd_wait(seq, argc, argv, true);
+	if (!strcmp(argv[0], "sh"))
+		return cmd_sh(seq, argc, argv);
+	if (!strcmp(argv[0], "poweroff"))
+		return cmd_poweroff(seq);
+	if (!strcmp(argv[0], "ping")) {
+		reply(seq, "ok pong");
+		return 0;
+	}
+	reply(seq, "fail unknown command '%s'", argv[0]);
+	return -1;
+}
+
+static void set_raw(int fd)
+{
+	struct termios t;
+
+	if (tcgetattr(fd, &t))
+		return;
+	cfmakeraw(&t);
+	cfsetispeed(&t, B115200);
+	cfsetospeed(&t, B115200);
+	tcsetattr(fd, TCSANOW, &t);
+}
+
+int main(int argc, char **argv)
+{
+	const char *tty = argc > 1 ? argv[1] : AGENT_TTY;
+	char line[LINE_MAX_LEN];
+	struct utsname uts;
+	int fd;
+
+	kmsg_fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+	fd = open(tty, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "ite-agent: %s: %s\n", tty, strerror(errno));
+		return 1;
+	}
+	set_raw(fd);
+	chan = fdopen(fd, "r+");
+	if (!chan)
+		return 1;
+	uname(&uts);
+	reply(0, "hello ite-agent %s", uts.release);
+	kmsg("ready on %s\n", tty);
+
+	while (fgets(line, sizeof(line), chan)) {
+		char *args[MAX_ARGS], *save, *tok, *end;
+		unsigned long seq;
+		int n = 0, ret;
+
+		line[strcspn(line, "\r\n")] = '\0';
+		tok = strtok_r(line, " ", &save);
+		if (!tok)
+			continue;
+		seq = strtoul(tok, &end, 10);
+		if (*end || seq == 0) {
+			reply(0, "fail malformed line (no sequence number)");
+			continue;
+		}
+		while (n < MAX_ARGS && (tok = strtok_r(NULL, " ", &save)))
+			args[n++] = tok;
+		if (!n) {
+			reply(seq, "fail empty command");
+			continue;
+		}
+		if (tok && strtok_r(NULL, " ", &save)) {
+			reply(seq, "fail more than %d words", MAX_ARGS);
+			continue;
+		}
+		kmsg("step %lu: %s\n", seq, args[0]);
+		ret = dispatch(seq, n, args);
+		kmsg("step %lu: %s\n", seq, ret ? "fail" : "ok");
+	}
+	return 0;
+}

@@ -1,0 +1,88 @@
+# shellcheck shell=bash
+# A private apt configuration, so ite-lab never edits the system's sources.
+#
+# Two configurations live under $ITE_CACHE/apt:
+#   host/    the host's own release plus its backports (bookworm needs
+#            meson >= 1.5 and python3-pycotap from there); used to install
+#            build dependencies.
+#   source/  the suites the pinned sources come from (trixie, with updates
+#            and security, deb and deb-src); used only to download, never
+#            to install, so trixie binaries can never leak onto the host.
+#
+# The archive's address is taken from the system's own apt configuration,
+# so ite-lab uses whatever mirror the machine is set up with.
+# Source lib.sh before this file.
+
+# apt_mirror LABEL: the repository URI the system uses for archive LABEL
+# (Debian or Debian-Security).
+apt_mirror() {
+	# shellcheck disable=SC2016 # apt's own $(FIELD) syntax, not the shell's
+	apt-get indextargets --format '$(LABEL) $(REPO_URI)' 2>/dev/null |
+		awk -v l="$1" '$1 == l { print $2; exit }'
+}
+
+# apt_private_write NAME: write $ITE_CACHE/apt/NAME/sources.list.
+apt_private_write() {
+	local name=$1 dir=$ITE_CACHE/apt/$1 main sec codename suite
+	main=$(apt_mirror Debian)
+	sec=$(apt_mirror Debian-Security)
+	[ -n "$main" ] || die "no Debian archive in the system's apt sources; cannot download"
+	mkdir -p "$dir/lists/partial" "$dir/parts"
+	case $name in
+	host)
+		codename=$(host_codename)
+		{
+			echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $main $codename main"
+			echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $main $codename-updates main"
+			[ "$codename" = bookworm ] &&
+				echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $main $codename-backports main"
+			[ -n "$sec" ] &&
+				echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $sec $codename-security main"
+		} >"$dir/sources.list.new"
+		;;
+	source)
+		{
+			for suite in "$ITE_QEMU_SUITE" "$ITE_QEMU_SUITE-updates" "$ITE_LINUX_SUITE" "$ITE_LINUX_SUITE-updates"; do
+				echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $main $suite main"
+				echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $main $suite main"
+			done | sort -u
+			if [ -n "$sec" ]; then
+				for suite in "$ITE_QEMU_SUITE" "$ITE_LINUX_SUITE"; do
+					echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $sec $suite-security main"
+					echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $sec $suite-security main"
+				done | sort -u
+			fi
+		} >"$dir/sources.list.new"
+		;;
+	*) die "apt_private_write: unknown configuration '$name'" ;;
+	esac
+	mv "$dir/sources.list.new" "$dir/sources.list"
+}
+
+# apt_private NAME ARGS...: run apt-get with configuration NAME.
+apt_private() {
+	local name=$1 dir=$ITE_CACHE/apt/$1
+	shift
+	apt-get -q \
+		-o Dir::Etc::SourceList="$dir/sources.list" \
+		-o Dir::Etc::SourceParts="$dir/parts" \
+		-o Dir::State::Lists="$dir/lists" \
+		-o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= \
+		-o APT::Sandbox::User=root \
+		"$@"
+}
+
+# apt_private_update NAME: refresh NAME's indexes at most once every 12 hours
+# (ITE_APT_REFRESH=1 forces it).
+apt_private_update() {
+	local name=$1 dir=$ITE_CACHE/apt/$1
+	apt_private_write "$name"
+	if [ "${ITE_APT_REFRESH:-0}" != 1 ] && [ -f "$dir/updated" ] &&
+		[ -z "$(find "$dir/updated" -mmin +720)" ] &&
+		cmp -s "$dir/sources.list" "$dir/updated"; then
+		return 0
+	fi
+	log "apt: updating the private '$name' indexes"
+	apt_private "$name" update >&2 || die "apt-get update failed for the private '$name' configuration"
+	cp "$dir/sources.list" "$dir/updated"
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# build-initramfs.sh AGENT OUTPUT: the guest's initramfs, from Debian's
+# busybox-static, guest-image/init and the test agent built by meson.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+agent=${1:?usage: build-initramfs.sh AGENT OUTPUT}
+out=${2:?usage: build-initramfs.sh AGENT OUTPUT}
+[ -f "$ITE_CACHE/versions.env" ] || "$ITE_TOP/scripts/fetch-sources.sh"
+# shellcheck source=/dev/null
+. "$ITE_CACHE/versions.env"
+
+work=$ITE_BUILD/guest
+mkdir -p "$work"
+if ! stamp_ok "$work/busybox.version" "$BUSYBOX_DEB"; then
+	tmp=$(mktemp -d)
+	dpkg-deb -x "$ITE_CACHE/downloads/$BUSYBOX_DEB" "$tmp"
+	cp "$tmp/bin/busybox" "$work/busybox" || die "no /bin/busybox in $BUSYBOX_DEB"
+	rm -rf "$tmp"
+	echo "$BUSYBOX_DEB" >"$work/busybox.version"
+fi
+
+cat >"$work/initramfs.list" <<EOT
+dir /dev 0755
+nod /dev/console 0600 c 5 1
+dir /proc 0755
+dir /sys 0755
+dir /tmp 01777
+dir /bin 0755
+dir /lib 0755
+dir /lib/modules 0755
+file /bin/busybox $work/busybox 0755
+file /bin/ite-agent $agent 0755
+file /init $ITE_TOP/guest-image/init 0755
+EOT
+"$ITE_PYTHON" "$ITE_TOP/scripts/mkcpio.py" "$work/initramfs.list" "$out"

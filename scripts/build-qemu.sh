@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Build ite-lab's QEMU: Debian's qemu source (dpkg-source -x, so Debian's
+# own patches apply), hw/ overlaid on the tree, qemu-patches/series applied,
+# x86_64-softmmu only. Also gathers the firmware the guest boots with.
+#
+#   scripts/build-qemu.sh [--stock]
+#
+# --stock builds the same pinned source without ite-lab's overlay and series
+# (for comparisons in bench/), in $ITE_BUILD/qemu-stock.
+#
+# Output: $ITE_BUILD/qemu/build/qemu-system-x86_64 and $ITE_BUILD/firmware/.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+. "$ITE_TOP/scripts/tree.sh"
+
+flavour=qemu
+[ "${1:-}" = --stock ] && flavour=qemu-stock
+
+need dpkg-source dpkg-dev
+need ninja ninja-build
+need patch patch
+[ -x "$ITE_PYTHON" ] || die "$ITE_PYTHON not found; install the Debian package 'python3'"
+"$ITE_PYTHON" -c 'import pycotap' 2>/dev/null ||
+	die "python3-pycotap missing for $ITE_PYTHON (bookworm: from bookworm-backports; scripts/install-deps.sh)"
+if ! command -v meson >/dev/null || ! dpkg --compare-versions "$(meson --version)" ge 1.5; then
+	die "meson >= 1.5 required (bookworm: from bookworm-backports; scripts/install-deps.sh)"
+fi
+
+[ -f "$ITE_CACHE/versions.env" ] || "$ITE_TOP/scripts/fetch-sources.sh"
+# shellcheck source=/dev/null
+. "$ITE_CACHE/versions.env"
+
+top=$ITE_BUILD/$flavour
+src=$top/src
+bld=$top/build
+mkdir -p "$top"
+
+# Extract the pristine tree once per Debian version.
+if ! stamp_ok "$src/.ite-lab/base" "$QEMU_DSC"; then
+	log "qemu: extracting $QEMU_DSC"
+	rm -rf "$src" "$top/src.tmp" "$bld"
+	mkdir -p "$top/src.tmp"
+	dpkg-source --no-check -x "$ITE_CACHE/downloads/$QEMU_DSC" "$top/src.tmp/qemu" >/dev/null ||
+		die "dpkg-source -x failed for $QEMU_DSC"
+	mv "$top/src.tmp/qemu" "$src"
+	rm -rf "$top/src.tmp"
+	mkdir -p "$src/.ite-lab"
+	echo "$QEMU_DSC" >"$src/.ite-lab/base"
+fi
+
+if [ "$flavour" = qemu ]; then
+	tree_apply_series "$src" "$ITE_TOP/qemu-patches" || {
+		log "qemu: re-extracting the tree"
+		rm -rf "$src"
+		exec "$0" "$@"
+	}
+	tree_overlay "$src" "$ITE_TOP/hw"
+fi
+
+if [ ! -f "$bld/build.ninja" ]; then
+	log "qemu: configuring ($flavour)"
+	mkdir -p "$bld"
+	# Trimmed to what the lab needs: one target, no optional libraries,
+	# no docs. KVM stays built in (the harness uses it only when asked).
+	(cd "$bld" && "$src/configure" \
+		--python="$ITE_PYTHON" \
+		--target-list=x86_64-softmmu \
+		--without-default-features \
+		--enable-tcg --enable-kvm --enable-fdt=system --disable-download \
+		--enable-trace-backends=log \
+		--disable-docs --disable-install-blobs \
+		--disable-werror \
+		>"$top/configure.log" 2>&1) || {
+		tail -n 30 "$top/configure.log" >&2
+		rm -f "$bld/build.ninja"
+		die "qemu configure failed; full log: $top/configure.log"
+	}
+fi
+
+log "qemu: building ($flavour, -j$ITE_JOBS)"
+ninja -C "$bld" -j "$ITE_JOBS" qemu-system-x86_64 >"$top/build.log" 2>&1 || {
+	grep -E 'error|FAILED' "$top/build.log" | head -n 30 >&2
+	die "qemu build failed; full log: $top/build.log"
+}
+
+if [ "$flavour" = qemu ]; then
+	"$ITE_TOP/scripts/build-firmware.sh"
+	cp "$ITE_CACHE/versions.env" "$ITE_BUILD/versions.env"
+fi
+log "qemu: $bld/qemu-system-x86_64"

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Download the pinned sources from Debian's archive into $ITE_CACHE and
+# verify every file against the hashes in the archive's signed indexes.
+#
+#   qemu               source package (trixie), for dpkg-source -x
+#   linux-source-6.12  binary package that ships the kernel tarball
+#   seabios            bios-256k.bin
+#   busybox-static     the guest's userland
+#
+# "Pinned" means: the current version in the suite when the indexes were
+# last refreshed. The chosen versions are written to
+# $ITE_CACHE/versions.env; build-*.sh copy them into the build tree.
+# A second run downloads nothing unless the archive moved on.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+. "$ITE_TOP/scripts/apt-private.sh"
+
+need apt-get apt
+need dpkg-source dpkg-dev
+need sha256sum coreutils
+
+# fetch_list KIND PKG...: KIND is "source" or "download"; downloads what
+# "apt-get KIND --print-uris" lists into the cache, checks each file's
+# SHA256 and prints the file names.
+fetch_list() {
+	local kind=$1 dest=$ITE_CACHE/downloads uris name hash
+	shift
+	mkdir -p "$dest"
+	uris=$(apt_private source "$kind" --print-uris "$@" 2>/dev/null | grep "^'") ||
+		die "apt cannot find '$*' in $ITE_QEMU_SUITE/$ITE_LINUX_SUITE; check the suite names"
+	while read -r _ name _ hash; do
+		hash=${hash#SHA256:}
+		[ ${#hash} -eq 64 ] || die "no SHA256 for $name in the archive index"
+		if [ -f "$dest/$name" ] && echo "$hash  $dest/$name" | sha256sum -c --status; then
+			echo "$name"
+			continue
+		fi
+		log "downloading $name"
+		(cd "$dest" && rm -f "$name" &&
+			apt_private source "$kind" -d "${@}" >&2) ||
+			die "download of $* failed"
+		echo "$hash  $dest/$name" | sha256sum -c --status ||
+			die "$name does not match the archive's SHA256 $hash"
+		echo "$name"
+	done <<<"$uris"
+}
+
+apt_private_update source
+
+qemu_files=$(fetch_list source qemu)
+dsc=$(grep '\.dsc$' <<<"$qemu_files")
+linux_deb=$(fetch_list download "$ITE_LINUX_PKG")
+seabios_deb=$(fetch_list download seabios)
+busybox_deb=$(fetch_list download busybox-static)
+
+# Versions as the archive names them (the .dsc carries the source version).
+qemu_version=$(sed -n 's/^Version: //p' "$ITE_CACHE/downloads/$dsc" | head -n1)
+deb_version() { dpkg-deb -f "$ITE_CACHE/downloads/$1" Version; }
+
+cat >"$ITE_CACHE/versions.env.new" <<EOT
+# Written by scripts/fetch-sources.sh; the exact inputs of this build.
+QEMU_DEB_VERSION=$qemu_version
+QEMU_DSC=$dsc
+LINUX_PKG=$ITE_LINUX_PKG
+LINUX_DEB=$linux_deb
+LINUX_DEB_VERSION=$(deb_version "$linux_deb")
+SEABIOS_DEB=$seabios_deb
+SEABIOS_DEB_VERSION=$(deb_version "$seabios_deb")
+BUSYBOX_DEB=$busybox_deb
+BUSYBOX_DEB_VERSION=$(deb_version "$busybox_deb")
+EOT
+mv "$ITE_CACHE/versions.env.new" "$ITE_CACHE/versions.env"
+log "sources: qemu $qemu_version, $ITE_LINUX_PKG $(deb_version "$linux_deb")"

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Install ite-lab's build and test dependencies from Debian (run as root).
+# On bookworm, meson >= 1.5 and python3-pycotap come from bookworm-backports,
+# reached through a private apt configuration (scripts/apt-private.sh); the
+# system's sources are not edited.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+. "$ITE_TOP/scripts/apt-private.sh"
+
+[ "$(id -u)" = 0 ] || die "install-deps.sh installs Debian packages: run it as root"
+
+packages=(
+	# fetching and unpacking sources
+	apt dpkg-dev xz-utils git ca-certificates
+	# QEMU
+	build-essential pkg-config ccache ninja-build meson python3-venv
+	python3-pycotap libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev
+	gcc-multilib
+	# Linux
+	bc bison flex libelf-dev libssl-dev cpio kmod
+	# harness and checks
+	python3 shellcheck
+)
+
+codename=$(host_codename)
+apt_private_update host
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing+=("$p")
+done
+# Installed but too old for QEMU 10.0.
+meson_ok() {
+	command -v meson >/dev/null &&
+		dpkg --compare-versions "$(meson --version)" ge 1.5
+}
+meson_ok || missing+=(meson)
+
+if [ ${#missing[@]} -eq 0 ]; then
+	log "dependencies: all installed"
+	exit 0
+fi
+# Only these two come from backports; everything else from the release.
+if [ "$codename" = bookworm ]; then
+	for i in "${!missing[@]}"; do
+		case ${missing[$i]} in
+		meson | python3-pycotap) missing[i]=${missing[$i]}/bookworm-backports ;;
+		esac
+	done
+fi
+log "dependencies: installing ${missing[*]}"
+DEBIAN_FRONTEND=noninteractive apt_private host install -y --no-install-recommends \
+	"${missing[@]}" >&2 ||
+	die "apt-get install failed for: ${missing[*]}"
+meson_ok || die "meson >= 1.5 is required; found $(meson --version 2>/dev/null || echo none)"

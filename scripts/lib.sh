@@ -1,0 +1,43 @@
+# shellcheck shell=bash
+# Common settings and helpers for ite-lab's scripts. Source it, do not run it.
+#
+# Everything the scripts write goes to one of two places:
+#   ITE_CACHE  downloads, verified once and reused by every build tree
+#   ITE_BUILD  extracted sources, build outputs, test results (the meson build dir)
+
+ITE_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ITE_CACHE=${ITE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ite-lab}
+ITE_BUILD=${ITE_BUILD:-$ITE_TOP/build}
+ITE_JOBS=${ITE_JOBS:-$(nproc)}
+# The system python, not pyenv's: QEMU's configure and the harness need
+# Debian's python3 modules (meson, pycotap).
+ITE_PYTHON=${ITE_PYTHON:-/usr/bin/python3}
+
+# Debian suites the pinned sources come from.
+ITE_QEMU_SUITE=${ITE_QEMU_SUITE:-trixie}
+ITE_LINUX_SUITE=${ITE_LINUX_SUITE:-trixie}
+ITE_LINUX_PKG=${ITE_LINUX_PKG:-linux-source-6.12}
+
+export ITE_TOP ITE_CACHE ITE_BUILD ITE_JOBS ITE_PYTHON
+
+# Progress goes to stderr so that stdout stays clean for TAP.
+log() { printf '[ite-lab] %s\n' "$*" >&2; }
+die() { printf '[ite-lab] error: %s\n' "$*" >&2; exit 1; }
+
+# need CMD PACKAGE: fail early, naming the package that provides CMD.
+need() {
+	command -v "$1" >/dev/null 2>&1 ||
+		die "'$1' not found; install the Debian package '$2' (scripts/install-deps.sh does)"
+}
+
+# Host release codename (bookworm, trixie, ...).
+host_codename() {
+	# shellcheck disable=SC1091
+	(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+}
+
+# stamp_ok FILE CONTENT: true when FILE exists and holds exactly CONTENT.
+# Build steps write a stamp with their inputs' identity so re-runs skip them.
+stamp_ok() {
+	[ -f "$1" ] && [ "$(cat "$1")" = "$2" ]
+}
