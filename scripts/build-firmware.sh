@@ -5,8 +5,8 @@
 # Debian's +ds QEMU source ships no prebuilt blobs, hence this step.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-# shellcheck source=/dev/null
-. "$ITE_CACHE/versions.env"
+. "$ITE_TOP/scripts/sources.sh"
+load_versions
 
 fw=$ITE_BUILD/firmware
 optrom=$ITE_BUILD/qemu/build/pc-bios/optionrom

@@ -6,16 +6,17 @@ set -euo pipefail
 
 agent=${1:?usage: build-initramfs.sh AGENT OUTPUT}
 out=${2:?usage: build-initramfs.sh AGENT OUTPUT}
-[ -f "$ITE_CACHE/versions.env" ] || "$ITE_TOP/scripts/fetch-sources.sh"
-# shellcheck source=/dev/null
-. "$ITE_CACHE/versions.env"
+. "$ITE_TOP/scripts/sources.sh"
+load_versions
 
 work=$ITE_BUILD/guest
 mkdir -p "$work"
 if ! stamp_ok "$work/busybox.version" "$BUSYBOX_DEB"; then
 	tmp=$(mktemp -d)
 	dpkg-deb -x "$ITE_CACHE/downloads/$BUSYBOX_DEB" "$tmp"
-	cp "$tmp/bin/busybox" "$work/busybox" || die "no /bin/busybox in $BUSYBOX_DEB"
+	# /usr/bin on merged-/usr releases, /bin before them
+	cp "$tmp/usr/bin/busybox" "$work/busybox" 2>/dev/null ||
+		cp "$tmp/bin/busybox" "$work/busybox" || die "no busybox binary in $BUSYBOX_DEB"
 	rm -rf "$tmp"
 	echo "$BUSYBOX_DEB" >"$work/busybox.version"
 fi

@@ -13,6 +13,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$ITE_TOP/scripts/tree.sh"
+. "$ITE_TOP/scripts/sources.sh"
 
 flavour=${1:-}
 case $flavour in
@@ -29,9 +30,7 @@ need ccache ccache
 [ -f /usr/include/libelf.h ] || die "libelf.h missing; install the Debian package 'libelf-dev'"
 [ -f /usr/include/openssl/ssl.h ] || die "openssl headers missing; install the Debian package 'libssl-dev'"
 
-[ -f "$ITE_CACHE/versions.env" ] || "$ITE_TOP/scripts/fetch-sources.sh"
-# shellcheck source=/dev/null
-. "$ITE_CACHE/versions.env"
+load_versions
 
 top=$ITE_BUILD/linux/$flavour
 src=$top/src
@@ -40,14 +39,8 @@ mkdir -p "$top"
 
 if ! stamp_ok "$src/.ite-lab/base" "$LINUX_DEB"; then
 	log "linux ($flavour): extracting $LINUX_DEB"
-	rm -rf "$src" "$top/src.tmp"
-	mkdir -p "$top/src.tmp"
-	dpkg-deb --fsys-tarfile "$ITE_CACHE/downloads/$LINUX_DEB" |
-		tar -xO "./usr/src/$LINUX_PKG.tar.xz" |
-		tar -xJ -C "$top/src.tmp" ||
-		die "cannot unpack $LINUX_DEB"
-	mv "$top/src.tmp/$LINUX_PKG" "$src"
-	rm -rf "$top/src.tmp"
+	rm -rf "$src"
+	extract_linux "$src"
 	mkdir -p "$src/.ite-lab"
 	echo "$LINUX_DEB" >"$src/.ite-lab/base"
 fi

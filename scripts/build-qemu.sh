@@ -12,11 +12,11 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$ITE_TOP/scripts/tree.sh"
+. "$ITE_TOP/scripts/sources.sh"
 
 flavour=qemu
 [ "${1:-}" = --stock ] && flavour=qemu-stock
 
-need dpkg-source dpkg-dev
 need ninja ninja-build
 need patch patch
 [ -x "$ITE_PYTHON" ] || die "$ITE_PYTHON not found; install the Debian package 'python3'"
@@ -26,9 +26,7 @@ if ! command -v meson >/dev/null || ! dpkg --compare-versions "$(meson --version
 	die "meson >= 1.5 required (bookworm: from bookworm-backports; scripts/install-deps.sh)"
 fi
 
-[ -f "$ITE_CACHE/versions.env" ] || "$ITE_TOP/scripts/fetch-sources.sh"
-# shellcheck source=/dev/null
-. "$ITE_CACHE/versions.env"
+load_versions
 
 top=$ITE_BUILD/$flavour
 src=$top/src
@@ -38,12 +36,8 @@ mkdir -p "$top"
 # Extract the pristine tree once per Debian version.
 if ! stamp_ok "$src/.ite-lab/base" "$QEMU_DSC"; then
 	log "qemu: extracting $QEMU_DSC"
-	rm -rf "$src" "$top/src.tmp" "$bld"
-	mkdir -p "$top/src.tmp"
-	dpkg-source --no-check -x "$ITE_CACHE/downloads/$QEMU_DSC" "$top/src.tmp/qemu" >/dev/null ||
-		die "dpkg-source -x failed for $QEMU_DSC"
-	mv "$top/src.tmp/qemu" "$src"
-	rm -rf "$top/src.tmp"
+	rm -rf "$src" "$bld"
+	extract_qemu "$src"
 	mkdir -p "$src/.ite-lab"
 	echo "$QEMU_DSC" >"$src/.ite-lab/base"
 fi

@@ -1,0 +1,261 @@
+"""One guest: the QEMU command line, the process, QMP and the agent channel.
+
+QMP goes through QEMU's own in-tree client library (python/qemu/qmp, from
+the pinned source tree), with the harness as the socket server, the way
+QEMU's own python/qemu/machine does it.
+"""
+import os
+import shlex
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+BASE_CMDLINE = ("console=ttyS0,115200 loglevel=7 panic=-1 intel_iommu=on "
+                "printk.time=1")
+
+
+@dataclass
+class Paths:
+    qemu: str          # qemu-system-x86_64
+    firmware: str      # directory with bios-256k.bin, linuxboot_dma.bin
+    kernel: str        # bzImage
+    initramfs: str
+    qmp_python: str    # QEMU's python/ directory
+
+
+def qemu_command(paths, scenario, workdir, accel="tcg"):
+    """The exact command line for one scenario cell (a list of words)."""
+    machine = "q35,accel=%s" % accel
+    if accel == "kvm":
+        # Interrupt remapping with an in-kernel irqchip needs it split.
+        machine += ",kernel-irqchip=split"
+    cmd = [
+        paths.qemu,
+        "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+        "-L", paths.firmware,
+        "-machine", machine,
+        "-cpu", "max",
+        "-smp", str(scenario.smp),
+        "-m", scenario.memory,
+        # Native PCIe hotplug (pciehp) instead of ACPI hotplug: surprise
+        # removal and the attention button need it.
+        "-global", "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off",
+        # The vIOMMU comes before any device it translates for.
+        "-device", "intel-iommu," + scenario.iommu,
+    ]
+    cmd += scenario.topology
+    cmd += [
+        "-kernel", paths.kernel,
+        "-initrd", paths.initramfs,
+        "-append", (BASE_CMDLINE + " " + scenario.cmdline).strip(),
+        "-chardev", "file,id=console,path=%s" % os.path.join(workdir, "serial.log"),
+        "-serial", "chardev:console",
+        "-chardev", "socket,id=agent,path=%s,server=on,wait=off"
+        % os.path.join(workdir, "agent.sock"),
+        "-serial", "chardev:agent",
+        "-chardev", "socket,id=qmp,path=%s" % os.path.join(workdir, "qmp.sock"),
+        "-mon", "chardev=qmp,mode=control",
+        "-D", os.path.join(workdir, "qemu-debug.log"),
+    ]
+    return cmd
+
+
+def shell_quote(cmd):
+    return " ".join(shlex.quote(w) for w in cmd)
+
+
+class AgentError(Exception):
+    pass
+
+
+class Agent:
+    """Client of guest-image/agent/ite-agent.c over the second serial port."""
+
+    def __init__(self, path, transcript):
+        self.path = path
+        self.sock = None
+        self.buf = b""
+        self.seq = 0
+        self.transcript = transcript
+
+    def _connect(self, deadline):
+        while self.sock is None:
+            try:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(self.path)
+                self.sock = s
+            except OSError:
+                s.close()
+                if time.monotonic() > deadline:
+                    raise AgentError("agent socket %s never appeared" % self.path)
+                time.sleep(0.05)
+
+    def _readline(self, deadline):
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self.sock.settimeout(min(left, 0.5))
+            try:
+                data = self.sock.recv(4096)
+            except socket.timeout:
+                continue
+            if not data:
+                raise AgentError("agent channel closed")
+            self.buf += data
+        line, self.buf = self.buf.split(b"\n", 1)
+        text = line.decode(errors="replace").rstrip("\r")
+        self.transcript.write("< %s\n" % text)
+        self.transcript.flush()
+        return text
+
+    def _send(self, words):
+        self.seq += 1
+        line = "%d %s" % (self.seq, " ".join(words))
+        self.transcript.write("> %s\n" % line)
+        self.transcript.flush()
+        self.sock.sendall(line.encode() + b"\n")
+        return self.seq
+
+    def command(self, words, deadline):
+        """Run one agent command: (ok, summary, output lines).
+        Returns None on timeout (the guest stopped answering)."""
+        seq = self._send(words)
+        output = []
+        while True:
+            line = self._readline(deadline)
+            if line is None:
+                return None
+            head, _, rest = line.partition(" ")
+            if head != str(seq):
+                continue        # hello, or a stale reply
+            if rest.startswith("| "):
+                output.append(rest[2:])
+            elif rest.startswith("ok"):
+                return True, rest[2:].strip(), output
+            elif rest.startswith("fail"):
+                return False, rest[4:].strip(), output
+
+    def wait_ready(self, deadline):
+        """Ping until the agent answers: the guest has booted."""
+        self._connect(deadline)
+        while time.monotonic() < deadline:
+            r = self.command(["ping"], min(deadline, time.monotonic() + 1.0))
+            if r and r[0]:
+                return True
+        return False
+
+    def close(self):
+        if self.sock:
+            self.sock.close()
+            self.sock = None
+
+
+class Machine:
+    """A running QEMU with QMP and the agent connected."""
+
+    def __init__(self, paths, cmd, workdir):
+        self.paths = paths
+        self.cmd = cmd
+        self.workdir = workdir
+        self.proc = None
+        self.qmp = None
+        self.events = []
+        self.transcript = open(os.path.join(workdir, "agent.log"), "w")
+        self.agent = Agent(os.path.join(workdir, "agent.sock"), self.transcript)
+        self.qmp_log = open(os.path.join(workdir, "qmp.log"), "w")
+
+    def start(self, timeout=30.0):
+        if self.paths.qmp_python not in sys.path:
+            sys.path.insert(0, self.paths.qmp_python)
+        from qemu.qmp.legacy import QEMUMonitorProtocol
+        qmp_path = os.path.join(self.workdir, "qmp.sock")
+        self.qmp = QEMUMonitorProtocol(qmp_path, server=True)
+        self.stderr = open(os.path.join(self.workdir, "qemu.stderr"), "w")
+        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL,
+                                     stdout=self.stderr, stderr=subprocess.STDOUT)
+        self.started = time.monotonic()
+        self.qmp.accept(timeout=timeout)
+        self.qmp.settimeout(timeout)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_qmp(self, direction, obj):
+        self.qmp_log.write("%8.3f %s %s\n" % (time.monotonic() - self.started,
+                                               direction, obj))
+        self.qmp_log.flush()
+
+    def execute(self, command, args):
+        """A QMP command: (ok, return value or error description)."""
+        from qemu.qmp import ExecuteError
+        self.log_qmp(">", {"execute": command, "arguments": args})
+        try:
+            ret = self.qmp.cmd(command, **args)
+        except ExecuteError as e:
+            self.log_qmp("<", {"error": str(e)})
+            return False, str(e)
+        self.log_qmp("<", {"return": ret})
+        return True, ret
+
+    def poll_events(self, wait=0.0):
+        import asyncio
+        try:
+            ev = self.qmp.pull_event(wait=float(wait)) if wait else self.qmp.pull_event()
+        except asyncio.TimeoutError:
+            ev = None
+        while ev:
+            self.log_qmp("event", ev)
+            self.events.append(ev)
+            ev = self.qmp.pull_event()
+
+    def wait_event(self, name, match, deadline):
+        """Wait for a QMP event NAME whose data contains `match`."""
+        seen = 0
+        while True:
+            for ev in self.events[seen:]:
+                data = ev.get("data", {})
+                if ev.get("event") == name and all(
+                        str(data.get(k)) == v for k, v in match.items()):
+                    self.events.remove(ev)
+                    return ev
+            seen = len(self.events)
+            left = deadline - time.monotonic()
+            if left <= 0 or not self.alive():
+                return None
+            self.poll_events(min(left, 0.5))
+
+    def serial_text(self):
+        try:
+            with open(os.path.join(self.workdir, "serial.log"), errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stop(self, grace=5.0):
+        """Power off through the agent if it still answers, else quit over
+        QMP, else kill. Returns how it ended."""
+        how = "exited"
+        if self.alive():
+            how = "killed"
+            try:
+                if self.agent.sock and self.agent.command(
+                        ["poweroff"], time.monotonic() + 2.0):
+                    self.proc.wait(timeout=grace)
+                    how = "poweroff"
+            except (AgentError, OSError, subprocess.TimeoutExpired):
+                pass
+        if self.alive():
+            self.proc.kill()
+            self.proc.wait()
+        self.agent.close()
+        try:
+            self.qmp.close()
+        except Exception:   # the peer is gone; nothing left to tell it
+            pass
+        self.transcript.close()
+        self.qmp_log.close()
+        self.stderr.close()
+        return how

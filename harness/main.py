@@ -1,0 +1,159 @@
+"""run-tests.sh: run scenarios on the built kernels and QEMU.
+
+Exit status: 0 when every cell met its expectation, 1 when one did not,
+2 on bad usage or a missing build, 77 when nothing could run (skipped).
+"""
+import argparse
+import datetime
+import os
+import subprocess
+import sys
+
+from . import report, scenario
+from .machine import Paths, qemu_command, shell_quote
+from .runner import run_cell
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="run-tests.sh", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("names", nargs="*", metavar="NAME",
+                   help="scenarios to run (default: every scenario not in group 'nodefault')")
+    p.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    p.add_argument("-g", "--group", action="append", default=[],
+                   help="run the scenarios of this group (repeatable)")
+    p.add_argument("--kernel", default="all", choices=scenario.KERNELS + ("all",),
+                   help="which guest kernel(s) to boot (default: all)")
+    p.add_argument("--accel", default="tcg", choices=("tcg", "kvm"),
+                   help="QEMU accelerator (default: tcg; kvm only when usable)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the QEMU command of every cell, run nothing")
+    p.add_argument("--build", default=os.environ.get("ITE_BUILD", os.path.join(TOP, "build")),
+                   help="the build directory (default: build/)")
+    p.add_argument("--scenarios", default=os.path.join(TOP, "scenarios"),
+                   help="directory of *.scenario files")
+    p.add_argument("--results", help="results directory (default: BUILD/results/DATE)")
+    return p.parse_args(argv)
+
+
+def select(all_scenarios, names, groups):
+    by_name = {s.name: s for s in all_scenarios}
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise SystemExit("run-tests.sh: no such scenario: %s (see --list)" % ", ".join(unknown))
+    if names:
+        return [by_name[n] for n in names]
+    if groups:
+        return [s for s in all_scenarios if set(groups) & set(s.groups)]
+    return [s for s in all_scenarios if "nodefault" not in s.groups]
+
+
+def paths_for(build, kernel):
+    return Paths(
+        qemu=os.path.join(build, "qemu", "build", "qemu-system-x86_64"),
+        firmware=os.path.join(build, "firmware"),
+        kernel=os.path.join(build, "linux", kernel, "src", "arch", "x86", "boot", "bzImage"),
+        initramfs=os.path.join(build, "initramfs.cpio.gz"),
+        qmp_python=os.path.join(build, "qemu", "src", "python"),
+    )
+
+
+def check_built(p):
+    missing = [f for f in (p.qemu, p.kernel, p.initramfs,
+                           os.path.join(p.firmware, "bios-256k.bin"),
+                           os.path.join(p.firmware, "linuxboot_dma.bin"),
+                           os.path.join(p.qmp_python, "qemu", "qmp"))
+               if not os.path.exists(f)]
+    if missing:
+        raise SystemExit("run-tests.sh: not built: %s\n(build with: meson setup build && "
+                         "ninja -C build)" % ", ".join(missing))
+
+
+def versions(build):
+    out = []
+    env = os.path.join(build, "versions.env")
+    if os.path.exists(env):
+        with open(env) as f:
+            for ln in f:
+                if "=" in ln and not ln.startswith("#") and "VERSION" in ln:
+                    k, v = ln.strip().split("=", 1)
+                    out.append((k, v))
+    for k in scenario.KERNELS:
+        rel = os.path.join(build, "linux", k, "kernelrelease")
+        if os.path.exists(rel):
+            with open(rel) as f:
+                out.append(("kernel " + k, f.read().strip()))
+    q = paths_for(build, "patched").qemu
+    if os.path.exists(q):
+        v = subprocess.run([q, "--version"], capture_output=True, text=True).stdout
+        out.append(("qemu", v.splitlines()[0] if v else "?"))
+    return out
+
+
+def kvm_usable():
+    return os.access("/dev/kvm", os.R_OK | os.W_OK)
+
+
+def main(argv=None):
+    a = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        scenarios = scenario.load_dir(a.scenarios)
+    except scenario.ScenarioError as e:
+        print("run-tests.sh: %s" % e, file=sys.stderr)
+        return 2
+    if a.list:
+        for s in scenarios:
+            print("%-28s [%s] %s" % (s.name, " ".join(s.groups), s.description))
+        return 0
+    chosen = select(scenarios, a.names, a.group)
+    kernels = scenario.KERNELS if a.kernel == "all" else (a.kernel,)
+    cells = [(s, k) for s in chosen for k in kernels]
+    if not cells:
+        print("1..0 # SKIP no scenario selected")
+        return 77
+
+    if a.accel == "kvm" and not kvm_usable():
+        print("1..0 # SKIP --accel=kvm asked for, but /dev/kvm is not usable here")
+        return 77
+    build = os.path.abspath(a.build)
+
+    if a.dry_run:
+        for s, k in cells:
+            print("# %s [%s]" % (s.name, k))
+            print(shell_quote(qemu_command(paths_for(build, k), s, "RESULTS/%s.%s" % (s.name, k),
+                                           a.accel)))
+        return 0
+
+    for k in kernels:
+        check_built(paths_for(build, k))
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    results_dir = os.path.abspath(a.results or os.path.join(build, "results", stamp))
+    os.makedirs(results_dir, exist_ok=True)
+    if not a.results:
+        latest = os.path.join(build, "results", "latest")
+        if os.path.islink(latest):
+            os.unlink(latest)
+        os.symlink(stamp, latest)
+
+    tap = ["TAP version 13", "1..%d" % len(cells)]
+    print("\n".join(tap), flush=True)
+    results = []
+    for n, (s, k) in enumerate(cells, 1):
+        print("# running %s [%s] (%d/%d): %s" % (s.name, k, n, len(cells), s.description),
+              file=sys.stderr, flush=True)
+        r = run_cell(s, k, paths_for(build, k), results_dir, a.accel)
+        results.append(r)
+        lines = [report.tap_line(n, r)] + report.tap_detail(r)
+        tap += lines
+        print("\n".join(lines), flush=True)
+    closing = report.closing_line(results)
+    print(closing)
+    tap.append(closing)
+    with open(os.path.join(results_dir, "results.tap"), "w") as f:
+        f.write("\n".join(tap) + "\n")
+    report.write_junit(os.path.join(results_dir, "junit.xml"), results)
+    report.write_markdown(os.path.join(results_dir, "report.md"), results, versions(build))
+    print("# report: %s" % os.path.join(results_dir, "report.md"), file=sys.stderr)
+    return 0 if all(r.met for r in results) else 1

@@ -1,0 +1,96 @@
+"""Results of a run: TAP on stdout, and results.tap, junit.xml and
+report.md in the run's results directory."""
+import os
+import xml.etree.ElementTree as ET
+
+from . import guest_log
+
+
+def tap_line(n, r):
+    status = "ok" if r.met else "not ok"
+    line = "%s %d - %s [%s]: %s" % (status, n, r.scenario, r.kernel, r.summary())
+    if r.outcome == "timeout" and not r.met:
+        line += "; duration=%ds" % int(r.duration)
+    return line
+
+
+def tap_detail(r):
+    """Comment lines after a result: where the logs are, and for a failure,
+    the tail of the guest log."""
+    out = ["# duration %.1fs, logs in %s" % (r.duration, r.workdir)]
+    if not r.met:
+        out.append("# command: %s" % r.command)
+        text = _serial(r)
+        out += ["#   " + ln for ln in guest_log.excerpt(text, tail=25).splitlines()]
+    return out
+
+
+def _serial(r):
+    try:
+        with open(os.path.join(r.workdir, "serial.log"), errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def closing_line(results):
+    passed = sum(1 for r in results if r.met)
+    return "%d passed, %d failed" % (passed, len(results) - passed)
+
+
+def write_junit(path, results):
+    suite = ET.Element("testsuite", name="ite-lab", tests=str(len(results)),
+                       failures=str(sum(1 for r in results if not r.met)),
+                       time="%.2f" % sum(r.duration for r in results))
+    for r in results:
+        case = ET.SubElement(suite, "testcase", classname=r.scenario,
+                             name=r.kernel, time="%.2f" % r.duration)
+        if not r.met:
+            fail = ET.SubElement(case, "failure", message=r.summary()[:500])
+            fail.text = guest_log.excerpt(_serial(r), tail=60)
+        else:
+            ET.SubElement(case, "system-out").text = r.summary()
+    ET.ElementTree(suite).write(path, encoding="unicode", xml_declaration=True)
+
+
+def write_markdown(path, results, versions):
+    kernels = sorted({r.kernel for r in results}, key=lambda k: (k != "patched", k))
+    scenarios = []
+    for r in results:
+        if r.scenario not in scenarios:
+            scenarios.append(r.scenario)
+    cell = {(r.scenario, r.kernel): r for r in results}
+    out = ["# ite-lab report", "", closing_line(results), "", "## Versions", ""]
+    out += ["- %s: %s" % kv for kv in versions]
+    out += ["", "## Matrix", "",
+            "| scenario | " + " | ".join(kernels) + " |",
+            "|---|" + "---|" * len(kernels)]
+    for s in scenarios:
+        row = []
+        for k in kernels:
+            r = cell.get((s, k))
+            if r is None:
+                row.append("")
+                continue
+            mark = "PASS" if r.met else "**FAIL**"
+            what = "expected failure" if r.expected == "fail" else r.outcome
+            row.append("%s (%s, %.1fs)" % (mark, what, r.duration))
+        out.append("| %s | %s |" % (s, " | ".join(row)))
+    out += ["", "## Timings", "", "| cell | boot | total | steps |", "|---|---|---|---|"]
+    for r in results:
+        steps = "; ".join("%s %.1fs" % (t, d) for t, d in r.timings.get("steps", []))
+        out.append("| %s [%s] | %s | %.1fs | %s |" % (
+            r.scenario, r.kernel, r.timings.get("boot", "-"), r.duration, steps))
+    for r in results:
+        if r.met and r.expected == "pass":
+            continue
+        out += ["", "## %s [%s]: %s" % (r.scenario, r.kernel,
+                                        "expected failure" if r.met else "FAILED"),
+                "", r.summary(), "", "Command: `%s`" % r.command, "", "```"]
+        text = _serial(r)
+        lineno = None
+        if r.evidence.startswith("line "):
+            lineno = int(r.evidence.split()[1].rstrip(":"))
+        out += [guest_log.excerpt(text, around=lineno, tail=80), "```"]
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")

@@ -1,0 +1,175 @@
+"""Run one cell of the matrix: one scenario on one kernel.
+
+The cell's verdict compares what happened with what the scenario expects
+of that kernel:
+  expect = pass: every step succeeded, every required line appeared, no
+                 forbidden line appeared, QEMU stayed alive.
+  expect = fail: the run failed AND the failure's signature appeared in the
+                 guest log. A run that fails some other way, or passes,
+                 does not meet the expectation.
+"""
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+
+from . import guest_log
+from .machine import AgentError, Machine, qemu_command, shell_quote
+
+BOOT_TIMEOUT = 60.0
+
+
+@dataclass
+class CellResult:
+    scenario: str
+    kernel: str
+    expected: str               # pass | fail
+    outcome: str = "pass"       # pass | fail | timeout | error
+    met: bool = False           # outcome matches the expectation
+    reasons: list = field(default_factory=list)
+    evidence: str = ""          # the signature line, for expected failures
+    duration: float = 0.0
+    timings: dict = field(default_factory=dict)
+    workdir: str = ""
+    command: str = ""
+
+    def summary(self):
+        if self.met and self.expected == "fail":
+            return "expected failure seen: %s" % self.evidence
+        if self.met:
+            return "passed"
+        return "; ".join(self.reasons) or self.outcome
+
+
+def _parse_kv(words):
+    out = {}
+    for w in words:
+        if "=" not in w:
+            raise ValueError("expected key=value, got %r" % w)
+        k, v = w.split("=", 1)
+        try:
+            out[k] = json.loads(v)
+        except ValueError:
+            out[k] = v
+    return out
+
+
+def _run_step(m, step, deadline):
+    """Run one step; returns None on success or a reason string."""
+    now = time.monotonic()
+    if step.kind == "guest":
+        r = m.agent.command(step.words, deadline)
+        if r is None:
+            return "timeout: guest did not answer '%s'" % step.text
+        ok, summary, _ = r
+        return None if ok else "guest step '%s' failed: %s" % (step.text, summary)
+    if step.kind == "qmp":
+        try:
+            args = _parse_kv(step.words[1:])
+        except ValueError as e:
+            return "bad qmp step '%s': %s" % (step.text, e)
+        ok, ret = m.execute(step.words[0], args)
+        return None if ok else "qmp '%s' failed: %s" % (step.text, ret)
+    if step.kind == "event":
+        name, secs = step.words[0], float(step.words[-1])
+        try:
+            match = {k: str(v) for k, v in _parse_kv(step.words[1:-1]).items()}
+        except ValueError as e:
+            return "bad event step '%s': %s" % (step.text, e)
+        ev = m.wait_event(name, match, min(deadline, now + secs))
+        if ev is None:
+            return "timeout: no %s event %s within %gs" % (name, match or "", secs)
+        return None
+    if step.kind == "sleep":
+        end = min(deadline, now + float(step.words[0]))
+        while time.monotonic() < end and m.alive():
+            m.poll_events(min(0.5, end - time.monotonic()))
+        return None
+    return "unknown step kind %s" % step.kind
+
+
+def run_cell(scenario, kernel, paths, results_dir, accel="tcg"):
+    exp = scenario.expectation(kernel)
+    res = CellResult(scenario.name, kernel, exp.outcome)
+    workdir = os.path.join(results_dir, "%s.%s" % (scenario.name, kernel))
+    shutil.rmtree(workdir, ignore_errors=True)
+    os.makedirs(workdir)
+    res.workdir = workdir
+    cmd = qemu_command(paths, scenario, workdir, accel)
+    res.command = shell_quote(cmd)
+    with open(os.path.join(workdir, "command.sh"), "w") as f:
+        f.write(res.command + "\n")
+
+    t0 = time.monotonic()
+    deadline = t0 + scenario.timeout
+    m = Machine(paths, cmd, workdir)
+    failed = None
+    try:
+        m.start()
+        if not m.agent.wait_ready(min(deadline, t0 + BOOT_TIMEOUT)):
+            failed = ("timeout", "timeout: guest agent did not answer within %ds of start"
+                      % int(min(scenario.timeout, BOOT_TIMEOUT)))
+        else:
+            res.timings["boot"] = round(time.monotonic() - t0, 2)
+            for step in scenario.steps:
+                ts = time.monotonic()
+                reason = _run_step(m, step, deadline)
+                res.timings.setdefault("steps", []).append(
+                    [step.text, round(time.monotonic() - ts, 2)])
+                if reason:
+                    failed = ("timeout" if reason.startswith("timeout") else "fail", reason)
+                    break
+                if not m.alive():
+                    failed = ("error", "QEMU exited (status %s) during '%s'"
+                              % (m.proc.returncode, step.text))
+                    break
+    except (AgentError, OSError) as e:
+        failed = ("error", "harness: %s" % e)
+    except Exception as e:  # QMP connection errors come in many types
+        failed = ("error", "harness: %s: %s" % (type(e).__name__, e))
+
+    # An expected failure may take a while to show (an RCU stall report comes
+    # 21 s after the CPU stops): keep the guest running until the signature
+    # shows up or the scenario's time is up.
+    if failed and exp.outcome == "fail":
+        while time.monotonic() < deadline and m.alive():
+            if guest_log.first_match(guest_log.lines_of(m.serial_text()), exp.signature):
+                break
+            time.sleep(0.5)
+
+    died = m.proc is not None and not m.alive()
+    how = m.stop()
+    res.duration = round(time.monotonic() - t0, 2)
+    res.timings["total"] = res.duration
+    res.timings["stop"] = how
+    if died and not failed:
+        failed = ("error", "QEMU exited on its own (status %s)" % m.proc.returncode)
+
+    text = m.serial_text()
+    v = guest_log.check(text, scenario.require, scenario.forbid, exp.signature)
+    if failed:
+        res.outcome = failed[0]
+        res.reasons.append(failed[1])
+    if v.missing:
+        res.outcome = "fail" if res.outcome == "pass" else res.outcome
+        res.reasons += ["required line missing: /%s/" % r for r in v.missing]
+    if v.forbidden:
+        res.outcome = "fail" if res.outcome == "pass" else res.outcome
+        res.reasons += ["forbidden %s at line %d: %s" % (h.what, h.lineno, h.line.strip())
+                        for h in v.forbidden]
+
+    if exp.outcome == "pass":
+        res.met = res.outcome == "pass"
+    else:
+        res.met = res.outcome != "pass" and v.signature is not None
+        if v.signature:
+            res.evidence = "line %d: %s" % (v.signature.lineno, v.signature.line.strip())
+        elif res.outcome == "pass":
+            res.reasons.append("expected failure /%s/ but the run passed" % exp.signature)
+        else:
+            res.reasons.append("failed, but not with the expected signature /%s/"
+                               % exp.signature)
+    with open(os.path.join(workdir, "result.json"), "w") as f:
+        json.dump(res.__dict__, f, indent=1)
+    return res

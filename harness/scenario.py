@@ -1,0 +1,167 @@
+"""Scenario files: one small INI file per scenario, under scenarios/.
+
+Every key is documented in docs/scenarios.md. A scenario says what to put
+in the machine, what to do to it, and what each kernel is expected to do.
+"""
+import configparser
+import os
+import re
+import shlex
+from dataclasses import dataclass, field
+
+KERNELS = ("patched", "unpatched")
+STEP_KINDS = ("guest", "qmp", "event", "sleep")
+SCENARIO_SUFFIX = ".scenario"
+
+
+class ScenarioError(Exception):
+    """A scenario file that cannot be run as written."""
+
+
+@dataclass
+class Step:
+    kind: str           # guest | qmp | event | sleep
+    words: list         # the rest of the line, shell-split
+    text: str           # the line as written, for reports
+
+
+@dataclass
+class Expectation:
+    outcome: str = "pass"         # pass | fail
+    signature: str = ""           # regex the guest log must show when "fail"
+
+
+@dataclass
+class Scenario:
+    name: str
+    path: str
+    description: str
+    groups: list
+    timeout: int
+    smp: int
+    memory: str
+    iommu: str
+    topology: list
+    cmdline: str
+    steps: list
+    require: list
+    forbid: list
+    expect: dict = field(default_factory=dict)
+
+    def expectation(self, kernel):
+        return self.expect.get(kernel, Expectation())
+
+
+def _lines(value):
+    return [ln.strip() for ln in value.splitlines()
+            if ln.strip() and not ln.strip().startswith("#")]
+
+
+def _regexes(section, key, path):
+    out = []
+    for pat in _lines(section.get(key, "")):
+        try:
+            re.compile(pat)
+        except re.error as e:
+            raise ScenarioError("%s: %s: bad regex %r: %s" % (path, key, pat, e))
+        out.append(pat)
+    return out
+
+
+def parse_step(text, path):
+    try:
+        words = shlex.split(text)
+    except ValueError as e:
+        raise ScenarioError("%s: step %r: %s" % (path, text, e))
+    if not words or words[0] not in STEP_KINDS:
+        raise ScenarioError("%s: step %r: must start with one of %s"
+                            % (path, text, ", ".join(STEP_KINDS)))
+    kind, rest = words[0], words[1:]
+    if kind in ("guest", "qmp") and not rest:
+        raise ScenarioError("%s: step %r: %s needs a command" % (path, text, kind))
+    if kind == "event" and len(rest) < 2:
+        raise ScenarioError("%s: step %r: event NAME [key=value...] SECONDS" % (path, text))
+    if kind in ("event", "sleep"):
+        try:
+            float(rest[-1])
+        except (ValueError, IndexError):
+            raise ScenarioError("%s: step %r: last word must be seconds" % (path, text))
+    return Step(kind, rest, text)
+
+
+def load(path):
+    name = os.path.basename(path)
+    if not name.endswith(SCENARIO_SUFFIX):
+        raise ScenarioError("%s: scenario files end in %s" % (path, SCENARIO_SUFFIX))
+    name = name[:-len(SCENARIO_SUFFIX)]
+    cp = configparser.ConfigParser(interpolation=None)
+    try:
+        with open(path) as f:
+            cp.read_file(f)
+    except (OSError, configparser.Error) as e:
+        raise ScenarioError("%s: %s" % (path, e))
+    if "scenario" not in cp:
+        raise ScenarioError("%s: no [scenario] section" % path)
+    s = cp["scenario"]
+    known = {"description", "groups", "timeout", "smp", "memory", "iommu",
+             "topology", "cmdline", "steps", "require", "forbid"}
+    unknown = set(s.keys()) - known
+    if unknown:
+        raise ScenarioError("%s: unknown key(s) %s" % (path, ", ".join(sorted(unknown))))
+    for extra in set(cp.sections()) - {"scenario", *KERNELS}:
+        raise ScenarioError("%s: unknown section [%s]" % (path, extra))
+    try:
+        timeout = int(s.get("timeout", "120"))
+        smp = int(s.get("smp", "2"))
+    except ValueError as e:
+        raise ScenarioError("%s: %s" % (path, e))
+    if timeout <= 0 or smp <= 0:
+        raise ScenarioError("%s: timeout and smp must be positive" % path)
+    steps = [parse_step(t, path) for t in _lines(s.get("steps", ""))]
+    topology = []
+    for line in _lines(s.get("topology", "")):
+        topology += shlex.split(line)
+
+    expect = {}
+    for kernel in KERNELS:
+        if kernel not in cp:
+            continue
+        k = cp[kernel]
+        outcome = k.get("expect", "pass")
+        if outcome not in ("pass", "fail"):
+            raise ScenarioError("%s: [%s] expect must be pass or fail" % (path, kernel))
+        sig = k.get("signature", "")
+        if outcome == "fail" and not sig:
+            raise ScenarioError("%s: [%s] expect = fail needs a signature: the failure "
+                                "that must be seen, so a change that hides it is caught"
+                                % (path, kernel))
+        if sig:
+            try:
+                re.compile(sig)
+            except re.error as e:
+                raise ScenarioError("%s: [%s] bad signature regex: %s" % (path, kernel, e))
+        expect[kernel] = Expectation(outcome, sig)
+
+    return Scenario(
+        name=name, path=path,
+        description=s.get("description", "").strip(),
+        groups=s.get("groups", "default").split(),
+        timeout=timeout, smp=smp,
+        memory=s.get("memory", "256M").strip(),
+        iommu=s.get("iommu", "intremap=on,device-iotlb=on").strip(),
+        topology=topology,
+        cmdline=" ".join(_lines(s.get("cmdline", ""))),
+        steps=steps,
+        require=_regexes(s, "require", path),
+        forbid=_regexes(s, "forbid", path),
+        expect=expect,
+    )
+
+
+def load_dir(directory):
+    """All scenarios of a directory, sorted by name."""
+    out = []
+    for entry in sorted(os.listdir(directory)):
+        if entry.endswith(SCENARIO_SUFFIX):
+            out.append(load(os.path.join(directory, entry)))
+    return out

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# ite-lab's tests (what .ci/run runs): build what is needed, then
+#   1. shellcheck on every shell script,
+#   2. the unit tests (meson test --suite unit): agent parser, tree.sh,
+#      the harness's log asserter on recorded logs, scenario files,
+#   3. the scenarios of the 'default' group on both kernels.
+# Prints TAP lines per part and a closing "N passed, N failed" line that
+# counts every unit test and scenario cell. Exit 0 only if all passed.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+"$ITE_TOP/scripts/build-all.sh" || die "build failed; nothing was tested"
+
+passed=0 failed=0
+count() { # count PASSED FAILED
+	passed=$((passed + $1))
+	failed=$((failed + $2))
+}
+
+log "check: shellcheck"
+mapfile -t shell_files < <(cd "$ITE_TOP" && git ls-files '*.sh' run-tests.sh guest-image/init .ci/run 2>/dev/null | sort -u)
+if (cd "$ITE_TOP" && shellcheck "${shell_files[@]}"); then
+	echo "ok - shellcheck (${#shell_files[@]} files)"
+	count 1 0
+else
+	echo "not ok - shellcheck"
+	count 0 1
+fi
+
+log "check: unit tests"
+meson test -C "$ITE_BUILD" --suite unit --print-errorlogs >"$ITE_BUILD/unit-tests.log" 2>&1
+sed -n 's/^ *[0-9]*\/[0-9]* \(.*\)$/# \1/p' "$ITE_BUILD/unit-tests.log"
+ok=$(sed -n 's/^Ok: *\([0-9]*\).*/\1/p' "$ITE_BUILD/unit-tests.log")
+bad=$(sed -n 's/^Fail: *\([0-9]*\).*/\1/p' "$ITE_BUILD/unit-tests.log")
+[ -n "$ok" ] || { ok=0; bad=1; cat "$ITE_BUILD/unit-tests.log"; }
+if [ "${bad:-0}" -eq 0 ]; then echo "ok - unit tests ($ok suites)"; else echo "not ok - unit tests ($bad of $((ok + bad)) suites failed)"; fi
+count "$ok" "${bad:-0}"
+
+log "check: scenarios (group default, both kernels)"
+scenario_tap=$ITE_BUILD/check-scenarios.tap
+"$ITE_TOP/run-tests.sh" --build "$ITE_BUILD" -g default | tee "$scenario_tap" | sed 's/^\([0-9]* passed, [0-9]* failed\)$/# scenarios: \1/'
+line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$scenario_tap" | tail -n1)
+if [ -n "$line" ]; then
+	read -r sp _ sf _ <<<"$line"
+	count "$sp" "$sf"
+else
+	echo "not ok - scenarios did not report a result"
+	count 0 1
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

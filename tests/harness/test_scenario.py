@@ -1,0 +1,83 @@
+"""The scenario loader: every shipped scenario parses, and malformed files
+are rejected with a message that says what is wrong."""
+import os
+import tempfile
+import textwrap
+import unittest
+
+from harness import scenario
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+MINIMAL = """
+[scenario]
+description = x
+steps =
+    guest ping
+"""
+
+
+class ShippedScenarios(unittest.TestCase):
+    def test_all_parse(self):
+        found = scenario.load_dir(os.path.join(TOP, "scenarios"))
+        self.assertTrue(found, "no scenarios shipped")
+        for s in found:
+            with self.subTest(s.name):
+                self.assertTrue(s.description)
+                self.assertTrue(s.steps)
+                for k in scenario.KERNELS:
+                    self.assertIn(k, s.expect, "%s: no expectation for %s" % (s.name, k))
+
+
+class Malformed(unittest.TestCase):
+    def load(self, text, name="t.scenario"):
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, name)
+            with open(p, "w") as f:
+                f.write(textwrap.dedent(text))
+            return scenario.load(p)
+
+    def assertRejected(self, text, message):
+        with self.assertRaises(scenario.ScenarioError) as cm:
+            self.load(text)
+        self.assertIn(message, str(cm.exception))
+
+    def test_minimal_defaults(self):
+        s = self.load(MINIMAL)
+        self.assertEqual(s.timeout, 120)
+        self.assertEqual(s.smp, 2)
+        self.assertEqual(s.groups, ["default"])
+        self.assertEqual(s.expectation("patched").outcome, "pass")
+
+    def test_wrong_suffix(self):
+        with self.assertRaises(scenario.ScenarioError):
+            self.load(MINIMAL, name="t.ini")
+
+    def test_unknown_key(self):
+        self.assertRejected(MINIMAL + "colour = blue\n", "unknown key(s) colour")
+
+    def test_unknown_section(self):
+        self.assertRejected(MINIMAL + "[mainline]\nexpect = pass\n", "unknown section [mainline]")
+
+    def test_bad_step_kind(self):
+        self.assertRejected("[scenario]\nsteps = reboot now\n", "must start with one of")
+
+    def test_event_needs_seconds(self):
+        self.assertRejected("[scenario]\nsteps = event DEVICE_DELETED device=dut\n",
+                            "last word must be seconds")
+
+    def test_bad_regex(self):
+        self.assertRejected(MINIMAL + "require = (unclosed\n", "bad regex")
+
+    def test_expected_failure_needs_signature(self):
+        self.assertRejected(MINIMAL + "[unpatched]\nexpect = fail\n", "needs a signature")
+
+    def test_bad_expectation(self):
+        self.assertRejected(MINIMAL + "[patched]\nexpect = maybe\n", "must be pass or fail")
+
+    def test_bad_timeout(self):
+        self.assertRejected(MINIMAL + "timeout = soon\n", "invalid literal")
+
+
+if __name__ == "__main__":
+    unittest.main()
