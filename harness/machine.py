@@ -139,13 +139,18 @@ class Agent:
                 return False, rest[4:].strip(), output
 
     def wait_ready(self, deadline):
-        """Ping until the agent answers: the guest has booted."""
+        """Wait for the agent's hello, then check it answers a ping.
+        Nothing is sent before the hello: bytes sent while no one has the
+        guest's ttyS1 open fill the UART and stall the channel."""
         self._connect(deadline)
-        while time.monotonic() < deadline:
-            r = self.command(["ping"], min(deadline, time.monotonic() + 1.0))
-            if r and r[0]:
-                return True
-        return False
+        while True:
+            line = self._readline(deadline)
+            if line is None:
+                return False
+            if line.startswith("0 hello"):
+                break
+        r = self.command(["ping"], deadline)
+        return bool(r and r[0])
 
     def close(self):
         if self.sock:

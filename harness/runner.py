@@ -89,6 +89,31 @@ def _run_step(m, step, deadline):
     return "unknown step kind %s" % step.kind
 
 
+def judge(res, failed, v, exp):
+    """Fill res.outcome, res.reasons, res.met and res.evidence from how the
+    run ended (`failed`: None or (outcome, reason)), the log verdict `v`
+    and the expectation `exp`."""
+    if failed:
+        res.outcome = failed[0]
+        res.reasons.append(failed[1])
+    if v.missing or v.forbidden:
+        res.outcome = "fail" if res.outcome == "pass" else res.outcome
+    res.reasons += ["required line missing: /%s/" % r for r in v.missing]
+    res.reasons += ["forbidden %s at line %d: %s" % (h.what, h.lineno, h.line.strip())
+                    for h in v.forbidden]
+    if exp.outcome == "pass":
+        res.met = res.outcome == "pass"
+        return
+    res.met = res.outcome != "pass" and v.signature is not None
+    if v.signature:
+        res.evidence = "line %d: %s" % (v.signature.lineno, v.signature.line.strip())
+    elif res.outcome == "pass":
+        res.reasons.append("expected failure /%s/ but the run passed" % exp.signature)
+    else:
+        res.reasons.append("failed, but not with the expected signature /%s/"
+                           % exp.signature)
+
+
 def run_cell(scenario, kernel, paths, results_dir, accel="tcg"):
     exp = scenario.expectation(kernel)
     res = CellResult(scenario.name, kernel, exp.outcome)
@@ -146,30 +171,8 @@ def run_cell(scenario, kernel, paths, results_dir, accel="tcg"):
     if died and not failed:
         failed = ("error", "QEMU exited on its own (status %s)" % m.proc.returncode)
 
-    text = m.serial_text()
-    v = guest_log.check(text, scenario.require, scenario.forbid, exp.signature)
-    if failed:
-        res.outcome = failed[0]
-        res.reasons.append(failed[1])
-    if v.missing:
-        res.outcome = "fail" if res.outcome == "pass" else res.outcome
-        res.reasons += ["required line missing: /%s/" % r for r in v.missing]
-    if v.forbidden:
-        res.outcome = "fail" if res.outcome == "pass" else res.outcome
-        res.reasons += ["forbidden %s at line %d: %s" % (h.what, h.lineno, h.line.strip())
-                        for h in v.forbidden]
-
-    if exp.outcome == "pass":
-        res.met = res.outcome == "pass"
-    else:
-        res.met = res.outcome != "pass" and v.signature is not None
-        if v.signature:
-            res.evidence = "line %d: %s" % (v.signature.lineno, v.signature.line.strip())
-        elif res.outcome == "pass":
-            res.reasons.append("expected failure /%s/ but the run passed" % exp.signature)
-        else:
-            res.reasons.append("failed, but not with the expected signature /%s/"
-                               % exp.signature)
+    judge(res, failed, guest_log.check(m.serial_text(), scenario.require,
+                                       scenario.forbid, exp.signature), exp)
     with open(os.path.join(workdir, "result.json"), "w") as f:
         json.dump(res.__dict__, f, indent=1)
     return res

@@ -31,6 +31,7 @@ dir /bin 0755
 dir /lib 0755
 dir /lib/modules 0755
 file /bin/busybox $work/busybox 0755
+slink /bin/sh busybox 0777
 file /bin/ite-agent $agent 0755
 file /init $ITE_TOP/guest-image/init 0755
 EOT

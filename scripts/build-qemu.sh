@@ -29,6 +29,11 @@ fi
 load_versions
 
 top=$ITE_BUILD/$flavour
+# QEMU's configure names the compiler "cc", resolved through PATH at build
+# time: Debian's ccache links put ccache in front of it. Paths relative to
+# the build keep hits across checkouts in different directories.
+need ccache ccache
+export PATH=/usr/lib/ccache:$PATH CCACHE_BASEDIR=$top CCACHE_NOHASHDIR=1
 src=$top/src
 bld=$top/build
 mkdir -p "$top"

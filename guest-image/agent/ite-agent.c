@@ -236,6 +236,8 @@ static void set_raw(int fd)
 	if (tcgetattr(fd, &t))
 		return;
 	cfmakeraw(&t);
+	/* No modem lines on this port: without CLOCAL a read sees a hangup. */
+	t.c_cflag |= CLOCAL | CREAD;
 	cfsetispeed(&t, B115200);
 	cfsetospeed(&t, B115200);
 	tcsetattr(fd, TCSANOW, &t);
@@ -262,11 +264,17 @@ int main(int argc, char **argv)
 	reply(0, "hello ite-agent %s", uts.release);
 	kmsg("ready on %s\n", tty);
 
-	while (fgets(line, sizeof(line), chan)) {
+	for (;;) {
 		char *args[MAX_ARGS], *save, *tok, *end;
 		unsigned long seq;
 		int n = 0, ret;
 
+		/* The host may come and go (reconnects): wait, never exit. */
+		if (!fgets(line, sizeof(line), chan)) {
+			clearerr(chan);
+			usleep(POLL_MS * 1000);
+			continue;
+		}
 		line[strcspn(line, "\r\n")] = '\0';
 		tok = strtok_r(line, " ", &save);
 		if (!tok)
@@ -290,5 +298,4 @@ int main(int argc, char **argv)
 		ret = dispatch(seq, n, args);
 		kmsg("step %lu: %s\n", seq, ret ? "fail" : "ok");
 	}
-	return 0;
 }

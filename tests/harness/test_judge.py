@@ -1,0 +1,63 @@
+"""The cell verdict: an expected failure is met only by a failed run that
+shows the expected signature; anything else is reported."""
+import unittest
+
+from harness import guest_log
+from harness.runner import CellResult, judge
+from harness.scenario import Expectation
+
+STALL = "[29.4] rcu: INFO: rcu_sched self-detected stall on CPU\n"
+SIG = r"rcu: INFO: rcu_sched self-detected stall"
+
+
+def verdict(failed, log, exp, require=()):
+    res = CellResult("s", "unpatched", exp.outcome)
+    judge(res, failed, guest_log.check(log, require, (), exp.signature), exp)
+    return res
+
+
+class Judge(unittest.TestCase):
+    def test_pass(self):
+        r = verdict(None, "[1.0] all good\n", Expectation())
+        self.assertTrue(r.met)
+        self.assertEqual(r.outcome, "pass")
+
+    def test_missing_required_line_fails(self):
+        r = verdict(None, "[1.0] all good\n", Expectation(), require=["pciehp"])
+        self.assertFalse(r.met)
+        self.assertEqual(r.reasons, ["required line missing: /pciehp/"])
+
+    def test_timeout_kept_as_outcome(self):
+        r = verdict(("timeout", "timeout: guest did not answer"), STALL, Expectation())
+        self.assertEqual(r.outcome, "timeout")
+        self.assertFalse(r.met)
+        self.assertIn("forbidden RCU stall", r.reasons[1])
+
+    def test_expected_failure_seen(self):
+        r = verdict(("timeout", "timeout: guest did not answer"), STALL,
+                    Expectation("fail", SIG))
+        self.assertTrue(r.met)
+        self.assertTrue(r.evidence.startswith("line 1: "))
+        self.assertIn("expected failure seen", r.summary())
+
+    def test_expected_failure_but_passed(self):
+        r = verdict(None, "[1.0] all good\n", Expectation("fail", SIG))
+        self.assertFalse(r.met)
+        self.assertIn("but the run passed", r.reasons[-1])
+
+    def test_failed_differently(self):
+        r = verdict(("error", "QEMU exited on its own (status -6)"),
+                    "[1.0] Kernel panic - not syncing\n", Expectation("fail", SIG))
+        self.assertFalse(r.met)
+        self.assertIn("not with the expected signature", r.reasons[-1])
+
+    def test_stall_in_an_otherwise_passing_run_meets_it(self):
+        # The log shows a stall but the run otherwise passed: the forbidden
+        # list turns it into a failure, so the expectation is met.
+        r = verdict(None, STALL, Expectation("fail", SIG))
+        self.assertEqual(r.outcome, "fail")
+        self.assertTrue(r.met)
+
+
+if __name__ == "__main__":
+    unittest.main()
