@@ -25,10 +25,12 @@ trap 'rm -rf "$tmp"' EXIT
 git -C "$dir" format-patch -q --zero-commit --no-signature --no-numbered \
 	-o "$tmp" ite-lab-base..HEAD
 rm -f "$out"/*.patch
-: >"$out/series"
+# Keep the series file's leading comment block.
+sed -n '/^#/!q;p' "$out/series" >"$tmp/header" 2>/dev/null || : >"$tmp/header"
+cp "$tmp/header" "$out/series"
 for p in "$tmp"/*.patch; do
 	[ -e "$p" ] || continue
 	cp "$p" "$out/"
 	basename "$p" >>"$out/series"
 done
-log "exported $(wc -l <"$out/series") patch(es) to ${out#"$ITE_TOP"/}/"
+log "exported $(grep -vc '^#' "$out/series") patch(es) to ${out#"$ITE_TOP"/}/"

@@ -65,6 +65,7 @@ tree_overlay() {
 	local tree=$1 dir=$2 state=$1/.ite-lab f
 	mkdir -p "$state"
 	touch "$state/overlay.list"
+	[ -d "$dir" ] || die "overlay directory $dir is missing"
 	(cd "$dir" && find . -type f ! -name '*.md' ! -name '.*' | sed 's|^\./||' | sort) >"$state/overlay.new"
 	comm -23 "$state/overlay.list" "$state/overlay.new" | while read -r f; do
 		rm -f "${tree:?}/$f"
