@@ -1,0 +1,826 @@
+/*
+ * ATS test endpoint: a PCIe device with a real Address Translation Cache.
+ *
+ * Translations come from the vIOMMU by ATS Translation Requests and are
+ * cached in a bounded ATC; device-TLB invalidations from the vIOMMU evict
+ * them and are then answered, late or never when the knobs say so. A small
+ * DMA engine moves data through the ATC so that a guest driver generates
+ * real map/unmap and invalidation traffic. See docs/specs/ats-testdev.rst.
+ *
+ * Copyright (c) 2026 ite-lab
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/log.h"
+#include "qemu/main-loop.h"
+#include "qemu/module.h"
+#include "qemu/timer.h"
+#include "qapi/error.h"
+#include "qapi/visitor.h"
+#include "qom/object.h"
+#include "exec/memory.h"
+#include "hw/pci/pci_device.h"
+#include "hw/pci/pcie.h"
+#include "hw/pci/msi.h"
+#include "hw/qdev-properties.h"
+#include "migration/vmstate.h"
+#include "hw/misc/ats-testdev.h"
+#include "trace.h"
+
+OBJECT_DECLARE_SIMPLE_TYPE(ATSTestDevState, ATS_TESTDEV)
+
+#define ATD_MSI_OFFSET      0x50
+#define ATD_PCIE_OFFSET     0x80
+#define ATD_ATC_SIZE_MAX    1024
+
+typedef struct ATSTestDevATCEntry {
+    bool valid;
+    hwaddr iova;            /* base, aligned to addr_mask + 1 */
+    hwaddr addr_mask;
+    hwaddr translated;      /* base of the translated range */
+    IOMMUAccessFlags perm;
+    AddressSpace *target_as;
+    uint64_t last_use;      /* for least-recently-used replacement */
+} ATSTestDevATCEntry;
+
+/* An Invalidate Request whose completion is delayed (inval-delay-ms). */
+typedef struct ATSTestDevInval {
+    hwaddr iova;
+    hwaddr addr_mask;
+    int64_t due_ns;
+    QTAILQ_ENTRY(ATSTestDevInval) next;
+} ATSTestDevInval;
+
+typedef struct ATSTestDevIOMMU {
+    IOMMUNotifier n;
+    MemoryRegion *mr;
+    struct ATSTestDevState *dev;
+    QLIST_ENTRY(ATSTestDevIOMMU) next;
+} ATSTestDevIOMMU;
+
+struct ATSTestDevState {
+    PCIDevice parent_obj;
+
+    MemoryRegion mmio;
+    MemoryListener iommu_listener;
+    QLIST_HEAD(, ATSTestDevIOMMU) iommus;
+
+    /* Registers */
+    uint32_t status;
+    uint64_t src;
+    uint64_t dst;
+    uint32_t len;
+    uint32_t pattern;
+    uint32_t irq_status;
+    uint32_t irq_enable;
+    uint64_t fault_addr;
+    uint64_t stats[ATD_STAT_COUNT];
+
+    /* ATC */
+    uint32_t atc_size;
+    ATSTestDevATCEntry *atc;
+    uint64_t atc_clock;
+
+    /* Knobs, settable at run time with qom-set */
+    uint32_t inval_delay_ms;
+    bool drop_inval;
+    bool inval_error;
+    bool verify_atc;
+
+    QTAILQ_HEAD(, ATSTestDevInval) delayed;
+    QEMUTimer *inval_timer;
+};
+
+static bool atd_ats_enabled(ATSTestDevState *s)
+{
+    PCIDevice *pdev = PCI_DEVICE(s);
+
+    return pci_get_word(pdev->config + pdev->exp.ats_cap + PCI_ATS_CTRL) &
+           PCI_ATS_CTRL_ENABLE;
+}
+
+static unsigned atd_atc_entries(ATSTestDevState *s)
+{
+    unsigned i, n = 0;
+
+    for (i = 0; i < s->atc_size; i++) {
+        n += s->atc[i].valid;
+    }
+    return n;
+}
+
+static void atd_atc_flush(ATSTestDevState *s)
+{
+    trace_ats_testdev_atc_flush(atd_atc_entries(s));
+    memset(s->atc, 0, s->atc_size * sizeof(*s->atc));
+}
+
+static void atd_update_irq(ATSTestDevState *s)
+{
+    PCIDevice *pdev = PCI_DEVICE(s);
+    bool level = s->irq_status & s->irq_enable;
+
+    if (msi_enabled(pdev)) {
+        if (level) {
+            msi_notify(pdev, 0);
+        }
+    } else {
+        pci_set_irq(pdev, level);
+    }
+}
+
+/* ---- Address translation: the ATC and ATS Translation Requests ---- */
+
+static ATSTestDevATCEntry *atd_atc_lookup(ATSTestDevState *s, hwaddr iova,
+                                         IOMMUAccessFlags need)
+{
+    unsigned i;
+
+    for (i = 0; i < s->atc_size; i++) {
+        ATSTestDevATCEntry *e = &s->atc[i];
+
+        if (e->valid && (iova & ~e->addr_mask) == e->iova &&
+            (e->perm & need) == need) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static ATSTestDevATCEntry *atd_atc_insert(ATSTestDevState *s,
+                                          const IOMMUTLBEntry *t)
+{
+    ATSTestDevATCEntry *victim = &s->atc[0];
+    unsigned i;
+
+    for (i = 0; i < s->atc_size; i++) {
+        ATSTestDevATCEntry *e = &s->atc[i];
+
+        if (!e->valid) {
+            victim = e;
+            break;
+        }
+        if (e->last_use < victim->last_use) {
+            victim = e;
+        }
+    }
+    *victim = (ATSTestDevATCEntry) {
+        .valid = true,
+        .iova = t->iova & ~t->addr_mask,
+        .addr_mask = t->addr_mask,
+        .translated = t->translated_addr & ~t->addr_mask,
+        .perm = t->perm,
+        .target_as = t->target_as,
+    };
+    return victim;
+}
+
+/* An ATS Translation Request, answered by the vIOMMU. */
+static IOMMUTLBEntry atd_translation_request(ATSTestDevState *s, hwaddr iova,
+                                             bool is_write)
+{
+    AddressSpace *as = pci_device_iommu_address_space(PCI_DEVICE(s));
+
+    RCU_READ_LOCK_GUARD();
+    return address_space_get_iotlb_entry(as, iova, is_write,
+                                         MEMTXATTRS_UNSPECIFIED);
+}
+
+/*
+ * Translate one access of the DMA engine. With ATS enabled the ATC is
+ * used (filled by a Translation Request on a miss) and the access goes out
+ * translated; with ATS disabled it goes out untranslated and the vIOMMU
+ * translates it. Returns ATD_ST_OK or ATD_ST_TRANSLATION.
+ */
+static uint32_t atd_translate(ATSTestDevState *s, hwaddr iova, bool is_write,
+                              AddressSpace **as, hwaddr *addr)
+{
+    IOMMUAccessFlags need = is_write ? IOMMU_WO : IOMMU_RO;
+    ATSTestDevATCEntry *e;
+    IOMMUTLBEntry t;
+
+    if (!atd_ats_enabled(s)) {
+        s->stats[ATD_STAT_UNTRANSLATED]++;
+        *as = pci_get_address_space(PCI_DEVICE(s));
+        *addr = iova;
+        return ATD_ST_OK;
+    }
+
+    e = atd_atc_lookup(s, iova, need);
+    if (e) {
+        s->stats[ATD_STAT_ATC_HITS]++;
+        if (s->verify_atc) {
+            t = atd_translation_request(s, iova, is_write);
+            hwaddr cached = e->translated + (iova & e->addr_mask);
+            hwaddr now = (t.translated_addr & ~t.addr_mask) +
+                         (iova & t.addr_mask);
+
+            if (!(t.perm & need) || now != cached) {
+                s->stats[ATD_STAT_STALE_USES]++;
+                trace_ats_testdev_stale_use(iova, cached, now);
+            }
+        }
+    } else {
+        s->stats[ATD_STAT_ATC_MISSES]++;
+        s->stats[ATD_STAT_TRANSLATION_REQS]++;
+        trace_ats_testdev_translation_req(iova, is_write);
+        t = atd_translation_request(s, iova, is_write);
+        if (!(t.perm & need) || !t.target_as) {
+            s->stats[ATD_STAT_TRANSLATION_UR]++;
+            trace_ats_testdev_translation_ur(iova, t.perm);
+            return ATD_ST_TRANSLATION;
+        }
+        trace_ats_testdev_translation_done(iova, t.translated_addr,
+                                           t.addr_mask, t.perm);
+        e = atd_atc_insert(s, &t);
+    }
+    e->last_use = ++s->atc_clock;
+    trace_ats_testdev_atc_use(iova, e->translated + (iova & e->addr_mask));
+    *as = e->target_as;
+    *addr = e->translated + (iova & e->addr_mask);
+    return ATD_ST_OK;
+}
+
+/* Move @len bytes between @buf and the IOVA range at @iova, page by page. */
+static uint32_t atd_dma(ATSTestDevState *s, hwaddr iova, uint8_t *buf,
+                        uint32_t len, bool is_write)
+{
+    while (len) {
+        uint32_t chunk = MIN(len, ATS_TESTDEV_PAGE_SIZE -
+                                  (iova & (ATS_TESTDEV_PAGE_SIZE - 1)));
+        AddressSpace *as;
+        hwaddr addr;
+        uint32_t st = atd_translate(s, iova, is_write, &as, &addr);
+
+        if (st == ATD_ST_OK &&
+            address_space_rw(as, addr, MEMTXATTRS_UNSPECIFIED, buf, chunk,
+                             is_write) != MEMTX_OK) {
+            st = is_write ? ATD_ST_DMA_WRITE : ATD_ST_DMA_READ;
+        }
+        if (st != ATD_ST_OK) {
+            s->fault_addr = iova;
+            return st;
+        }
+        iova += chunk;
+        buf += chunk;
+        len -= chunk;
+    }
+    return ATD_ST_OK;
+}
+
+static uint32_t atd_run(ATSTestDevState *s, uint32_t cmd)
+{
+    g_autofree uint8_t *a = NULL;
+    g_autofree uint8_t *b = NULL;
+    uint32_t st, i;
+
+    if (cmd < ATD_CMD_COPY || cmd > ATD_CMD_COMPARE) {
+        return ATD_ST_BAD_CMD;
+    }
+    if (s->len == 0 || s->len > ATS_TESTDEV_MAX_LEN) {
+        return ATD_ST_BAD_LEN;
+    }
+    if (s->src + s->len < s->src || s->dst + s->len < s->dst) {
+        return ATD_ST_BAD_ADDR;
+    }
+    /* Translated requests bypass bus_master_as: check the gate here. */
+    if (!(pci_get_word(PCI_DEVICE(s)->config + PCI_COMMAND) &
+          PCI_COMMAND_MASTER)) {
+        return ATD_ST_NO_MASTER;
+    }
+
+    a = g_malloc(s->len);
+    switch (cmd) {
+    case ATD_CMD_COPY:
+        st = atd_dma(s, s->src, a, s->len, false);
+        return st ? st : atd_dma(s, s->dst, a, s->len, true);
+    case ATD_CMD_FILL:
+        for (i = 0; i < s->len; i++) {
+            a[i] = s->pattern >> (8 * (i & 3));
+        }
+        return atd_dma(s, s->dst, a, s->len, true);
+    default: /* ATD_CMD_COMPARE */
+        b = g_malloc(s->len);
+        st = atd_dma(s, s->src, a, s->len, false);
+        st = st ? st : atd_dma(s, s->dst, b, s->len, false);
+        if (st) {
+            return st;
+        }
+        for (i = 0; i < s->len && a[i] == b[i]; i++) {
+            /* find the first difference */
+        }
+        if (i < s->len) {
+            s->fault_addr = s->dst + i;
+            return ATD_ST_MISMATCH;
+        }
+        return ATD_ST_OK;
+    }
+}
+
+static void atd_doorbell(ATSTestDevState *s, uint32_t cmd)
+{
+    trace_ats_testdev_cmd(cmd, s->src, s->dst, s->len);
+    switch (cmd) {
+    case ATD_CMD_ATC_FLUSH:
+        atd_atc_flush(s);
+        s->status = ATD_ST_OK;
+        break;
+    case ATD_CMD_STATS_RESET:
+        memset(s->stats, 0, sizeof(s->stats));
+        s->status = ATD_ST_OK;
+        break;
+    default:
+        s->status = atd_run(s, cmd);
+        s->stats[s->status ? ATD_STAT_DMA_ERRORS : ATD_STAT_DMA_COMMANDS]++;
+        if (s->status == ATD_ST_BAD_CMD || s->status == ATD_ST_BAD_LEN ||
+            s->status == ATD_ST_BAD_ADDR) {
+            qemu_log_mask(LOG_GUEST_ERROR,
+                          "ats-testdev: command %u rejected: status 0x%x "
+                          "(src 0x%" PRIx64 " dst 0x%" PRIx64 " len %u)\n",
+                          cmd, s->status, s->src, s->dst, s->len);
+        }
+        break;
+    }
+    trace_ats_testdev_cmd_done(cmd, s->status);
+    s->irq_status |= ATD_IRQ_DONE;
+    atd_update_irq(s);
+}
+
+/* ---- Invalidations from the vIOMMU ---- */
+
+static void atd_inval_complete(ATSTestDevState *s, hwaddr iova,
+                               hwaddr addr_mask)
+{
+    if (s->inval_error) {
+        s->stats[ATD_STAT_INVAL_ERRORS]++;
+    } else {
+        s->stats[ATD_STAT_INVAL_COMPLETED]++;
+    }
+    trace_ats_testdev_inval_completed(iova, addr_mask, s->inval_error);
+}
+
+static void atd_inval_timer(void *opaque)
+{
+    ATSTestDevState *s = opaque;
+    int64_t now = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
+    ATSTestDevInval *req, *tmp;
+
+    QTAILQ_FOREACH_SAFE(req, &s->delayed, next, tmp) {
+        if (req->due_ns > now) {
+            timer_mod(s->inval_timer, req->due_ns);
+            return;
+        }
+        QTAILQ_REMOVE(&s->delayed, req, next);
+        atd_inval_complete(s, req->iova, req->addr_mask);
+        g_free(req);
+    }
+}
+
+/*
+ * An Invalidate Request: stop using the translations it covers at once,
+ * then answer it, now, after inval-delay-ms, or never (drop-inval).
+ */
+static void atd_inval_notify(IOMMUNotifier *n, IOMMUTLBEntry *entry)
+{
+    ATSTestDevIOMMU *iommu = container_of(n, ATSTestDevIOMMU, n);
+    ATSTestDevState *s = iommu->dev;
+    hwaddr start = entry->iova & ~entry->addr_mask;
+    hwaddr end = start + entry->addr_mask;
+    unsigned i, evicted = 0;
+
+    for (i = 0; i < s->atc_size; i++) {
+        ATSTestDevATCEntry *e = &s->atc[i];
+
+        if (e->valid && e->iova <= end && start <= e->iova + e->addr_mask) {
+            e->valid = false;
+            evicted++;
+        }
+    }
+    s->stats[ATD_STAT_INVAL_RECEIVED]++;
+    s->stats[ATD_STAT_ATC_EVICTIONS] += evicted;
+    trace_ats_testdev_inval_received(start, entry->addr_mask, evicted);
+
+    if (s->drop_inval) {
+        s->stats[ATD_STAT_INVAL_DROPPED]++;
+        trace_ats_testdev_inval_dropped(start, entry->addr_mask);
+    } else if (s->inval_delay_ms) {
+        ATSTestDevInval *req = g_new0(ATSTestDevInval, 1);
+
+        req->iova = start;
+        req->addr_mask = entry->addr_mask;
+        req->due_ns = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
+                      s->inval_delay_ms * SCALE_MS;
+        QTAILQ_INSERT_TAIL(&s->delayed, req, next);
+        if (!timer_pending(s->inval_timer)) {
+            timer_mod(s->inval_timer, req->due_ns);
+        }
+        trace_ats_testdev_inval_delayed(start, entry->addr_mask,
+                                        s->inval_delay_ms);
+    } else {
+        atd_inval_complete(s, start, entry->addr_mask);
+    }
+}
+
+/*
+ * The vIOMMU's IOMMU region appears in the device's DMA address space when
+ * translation is enabled: that is when device-TLB invalidations can come.
+ */
+static void atd_iommu_region_add(MemoryListener *listener,
+                                 MemoryRegionSection *section)
+{
+    ATSTestDevState *s = container_of(listener, ATSTestDevState,
+                                      iommu_listener);
+    IOMMUMemoryRegion *iommu_mr;
+    ATSTestDevIOMMU *iommu;
+    Error *err = NULL;
+    Int128 end;
+
+    if (!memory_region_is_iommu(section->mr)) {
+        return;
+    }
+    iommu_mr = IOMMU_MEMORY_REGION(section->mr);
+    end = int128_sub(int128_add(int128_make64(section->offset_within_region),
+                                section->size), int128_one());
+    iommu = g_new0(ATSTestDevIOMMU, 1);
+    iommu->mr = section->mr;
+    iommu->dev = s;
+    iommu_notifier_init(&iommu->n, atd_inval_notify,
+                        IOMMU_NOTIFIER_DEVIOTLB_UNMAP,
+                        section->offset_within_region, int128_get64(end),
+                        memory_region_iommu_attrs_to_index(iommu_mr,
+                                                MEMTXATTRS_UNSPECIFIED));
+    if (memory_region_register_iommu_notifier(section->mr, &iommu->n, &err)) {
+        /* e.g. intel-iommu without device-iotlb=on: no ATS invalidations */
+        warn_report_err_once(err);
+        g_free(iommu);
+        return;
+    }
+    QLIST_INSERT_HEAD(&s->iommus, iommu, next);
+}
+
+static void atd_iommu_region_del(MemoryListener *listener,
+                                 MemoryRegionSection *section)
+{
+    ATSTestDevState *s = container_of(listener, ATSTestDevState,
+                                      iommu_listener);
+    ATSTestDevIOMMU *iommu, *tmp;
+
+    QLIST_FOREACH_SAFE(iommu, &s->iommus, next, tmp) {
+        if (iommu->mr == section->mr &&
+            iommu->n.start == section->offset_within_region) {
+            memory_region_unregister_iommu_notifier(iommu->mr, &iommu->n);
+            QLIST_REMOVE(iommu, next);
+            g_free(iommu);
+        }
+    }
+}
+
+/* ---- Registers ---- */
+
+static uint64_t atd_mmio_read(void *opaque, hwaddr addr, unsigned size)
+{
+    ATSTestDevState *s = opaque;
+    uint64_t val = 0;
+
+    if (addr >= ATD_REG_STATS && addr < ATD_REG_STATS + 8 * ATD_STAT_COUNT) {
+        unsigned idx = (addr - ATD_REG_STATS) / 8;
+
+        val = (addr & 4) ? s->stats[idx] >> 32 : (uint32_t)s->stats[idx];
+    } else {
+        switch (addr) {
+        case ATD_REG_MAGIC:
+            val = ATS_TESTDEV_MAGIC;
+            break;
+        case ATD_REG_VERSION:
+            val = ATS_TESTDEV_REVISION;
+            break;
+        case ATD_REG_STATUS:
+            val = s->status;
+            break;
+        case ATD_REG_CMD:
+            break;
+        case ATD_REG_SRC:
+        case ATD_REG_SRC + 4:
+            val = extract64(s->src, (addr & 4) * 8, 32);
+            break;
+        case ATD_REG_DST:
+        case ATD_REG_DST + 4:
+            val = extract64(s->dst, (addr & 4) * 8, 32);
+            break;
+        case ATD_REG_LEN:
+            val = s->len;
+            break;
+        case ATD_REG_PATTERN:
+            val = s->pattern;
+            break;
+        case ATD_REG_IRQ_STATUS:
+            val = s->irq_status;
+            break;
+        case ATD_REG_IRQ_ENABLE:
+            val = s->irq_enable;
+            break;
+        case ATD_REG_FAULT_ADDR:
+        case ATD_REG_FAULT_ADDR + 4:
+            val = extract64(s->fault_addr, (addr & 4) * 8, 32);
+            break;
+        case ATD_REG_ATC_ENTRIES:
+            val = atd_atc_entries(s);
+            break;
+        case ATD_REG_ATC_SIZE:
+            val = s->atc_size;
+            break;
+        default:
+            qemu_log_mask(LOG_GUEST_ERROR, "ats-testdev: read of unknown "
+                          "register 0x%" HWADDR_PRIx "\n", addr);
+            break;
+        }
+    }
+    trace_ats_testdev_mmio_read(addr, val);
+    return val;
+}
+
+static void atd_mmio_write(void *opaque, hwaddr addr, uint64_t val,
+                           unsigned size)
+{
+    ATSTestDevState *s = opaque;
+
+    trace_ats_testdev_mmio_write(addr, val);
+    switch (addr) {
+    case ATD_REG_CMD:
+        atd_doorbell(s, val);
+        break;
+    case ATD_REG_SRC:
+    case ATD_REG_SRC + 4:
+        s->src = deposit64(s->src, (addr & 4) * 8, 32, val);
+        break;
+    case ATD_REG_DST:
+    case ATD_REG_DST + 4:
+        s->dst = deposit64(s->dst, (addr & 4) * 8, 32, val);
+        break;
+    case ATD_REG_LEN:
+        s->len = val;
+        break;
+    case ATD_REG_PATTERN:
+        s->pattern = val;
+        break;
+    case ATD_REG_IRQ_STATUS:
+        s->irq_status &= ~val;
+        atd_update_irq(s);
+        break;
+    case ATD_REG_IRQ_ENABLE:
+        s->irq_enable = val & ATD_IRQ_DONE;
+        atd_update_irq(s);
+        break;
+    default:
+        qemu_log_mask(LOG_GUEST_ERROR,
+                      "ats-testdev: write of 0x%" PRIx64 " to read-only or "
+                      "unknown register 0x%" HWADDR_PRIx "\n", val, addr);
+        break;
+    }
+}
+
+static const MemoryRegionOps atd_mmio_ops = {
+    .read = atd_mmio_read,
+    .write = atd_mmio_write,
+    .endianness = DEVICE_LITTLE_ENDIAN,
+    .valid = {
+        .min_access_size = 4,
+        .max_access_size = 8,
+    },
+    .impl = {
+        .min_access_size = 4,
+        .max_access_size = 4,
+    },
+};
+
+/* Disabling ATS in config space invalidates the whole ATC. */
+static void atd_write_config(PCIDevice *pdev, uint32_t addr, uint32_t val,
+                             int len)
+{
+    ATSTestDevState *s = ATS_TESTDEV(pdev);
+    bool was_enabled = atd_ats_enabled(s);
+
+    pci_default_write_config(pdev, addr, val, len);
+    msi_write_config(pdev, addr, val, len);
+    if (was_enabled != atd_ats_enabled(s)) {
+        trace_ats_testdev_ats_enable(!was_enabled);
+        if (was_enabled) {
+            atd_atc_flush(s);
+        }
+    }
+}
+
+/* ---- Life cycle ---- */
+
+static void atd_drop_delayed(ATSTestDevState *s)
+{
+    ATSTestDevInval *req, *tmp;
+
+    timer_del(s->inval_timer);
+    QTAILQ_FOREACH_SAFE(req, &s->delayed, next, tmp) {
+        QTAILQ_REMOVE(&s->delayed, req, next);
+        g_free(req);
+    }
+}
+
+static void atd_reset(DeviceState *dev)
+{
+    ATSTestDevState *s = ATS_TESTDEV(dev);
+
+    s->status = ATD_ST_IDLE;
+    s->src = s->dst = 0;
+    s->len = s->pattern = 0;
+    s->irq_status = s->irq_enable = 0;
+    s->fault_addr = 0;
+    memset(s->stats, 0, sizeof(s->stats));
+    atd_atc_flush(s);
+    atd_drop_delayed(s);
+}
+
+static void atd_realize(PCIDevice *pdev, Error **errp)
+{
+    ATSTestDevState *s = ATS_TESTDEV(pdev);
+
+    if (s->atc_size < 1 || s->atc_size > ATD_ATC_SIZE_MAX) {
+        error_setg(errp, "atc-size must be between 1 and %d, not %u",
+                   ATD_ATC_SIZE_MAX, s->atc_size);
+        return;
+    }
+    pci_config_set_interrupt_pin(pdev->config, 1);
+    if (msi_init(pdev, ATD_MSI_OFFSET, 1, true, false, errp)) {
+        return;
+    }
+    if (pcie_endpoint_cap_init(pdev, ATD_PCIE_OFFSET) < 0) {
+        error_setg(errp, "cannot add the PCI Express capability");
+        msi_uninit(pdev);
+        return;
+    }
+    pcie_ats_init(pdev, ATS_TESTDEV_ATS_OFFSET, true);
+
+    memory_region_init_io(&s->mmio, OBJECT(s), &atd_mmio_ops, s,
+                          "ats-testdev-mmio", ATS_TESTDEV_BAR0_SIZE);
+    pci_register_bar(pdev, 0, PCI_BASE_ADDRESS_SPACE_MEMORY, &s->mmio);
+
+    s->atc = g_new0(ATSTestDevATCEntry, s->atc_size);
+    QTAILQ_INIT(&s->delayed);
+    s->inval_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, atd_inval_timer, s);
+    s->iommu_listener = (MemoryListener) {
+        .name = "ats-testdev-iommu",
+        .region_add = atd_iommu_region_add,
+        .region_del = atd_iommu_region_del,
+    };
+    memory_listener_register(&s->iommu_listener,
+                             pci_device_iommu_address_space(pdev));
+}
+
+static void atd_exit(PCIDevice *pdev)
+{
+    ATSTestDevState *s = ATS_TESTDEV(pdev);
+
+    memory_listener_unregister(&s->iommu_listener);
+    atd_drop_delayed(s);
+    timer_free(s->inval_timer);
+    g_free(s->atc);
+    pcie_cap_exit(pdev);
+    msi_uninit(pdev);
+}
+
+static void atd_get_stat(Object *obj, Visitor *v, const char *name,
+                         void *opaque, Error **errp)
+{
+    uint64_t val = *(uint64_t *)opaque;
+
+    visit_type_uint64(v, name, &val, errp);
+}
+
+static const char *const atd_stat_names[ATD_STAT_COUNT] = {
+    [ATD_STAT_ATC_HITS] = "atc-hits",
+    [ATD_STAT_ATC_MISSES] = "atc-misses",
+    [ATD_STAT_TRANSLATION_REQS] = "translation-requests",
+    [ATD_STAT_TRANSLATION_UR] = "translation-ur",
+    [ATD_STAT_UNTRANSLATED] = "untranslated-accesses",
+    [ATD_STAT_INVAL_RECEIVED] = "inval-received",
+    [ATD_STAT_INVAL_COMPLETED] = "inval-completed",
+    [ATD_STAT_INVAL_DROPPED] = "inval-dropped",
+    [ATD_STAT_INVAL_ERRORS] = "inval-errors",
+    [ATD_STAT_ATC_EVICTIONS] = "atc-evictions",
+    [ATD_STAT_STALE_USES] = "stale-uses",
+    [ATD_STAT_DMA_COMMANDS] = "dma-commands",
+    [ATD_STAT_DMA_ERRORS] = "dma-errors",
+};
+
+static bool atd_get_drop_inval(Object *obj, Error **errp)
+{
+    return ATS_TESTDEV(obj)->drop_inval;
+}
+
+static void atd_set_drop_inval(Object *obj, bool value, Error **errp)
+{
+    ATS_TESTDEV(obj)->drop_inval = value;
+}
+
+static bool atd_get_inval_error(Object *obj, Error **errp)
+{
+    return ATS_TESTDEV(obj)->inval_error;
+}
+
+static void atd_set_inval_error(Object *obj, bool value, Error **errp)
+{
+    ATS_TESTDEV(obj)->inval_error = value;
+}
+
+static bool atd_get_verify_atc(Object *obj, Error **errp)
+{
+    return ATS_TESTDEV(obj)->verify_atc;
+}
+
+static void atd_set_verify_atc(Object *obj, bool value, Error **errp)
+{
+    ATS_TESTDEV(obj)->verify_atc = value;
+}
+
+static void atd_instance_init(Object *obj)
+{
+    ATSTestDevState *s = ATS_TESTDEV(obj);
+    unsigned i;
+
+    /* Knobs: settable on -device and at run time with qom-set. */
+    s->verify_atc = true;
+    object_property_add_uint32_ptr(obj, "inval-delay-ms", &s->inval_delay_ms,
+                                   OBJ_PROP_FLAG_READWRITE);
+    object_property_add_bool(obj, "drop-inval", atd_get_drop_inval,
+                             atd_set_drop_inval);
+    object_property_add_bool(obj, "inval-error", atd_get_inval_error,
+                             atd_set_inval_error);
+    object_property_add_bool(obj, "verify-atc", atd_get_verify_atc,
+                             atd_set_verify_atc);
+    /* Statistics, read-only, also in BAR0. */
+    for (i = 0; i < ATD_STAT_COUNT; i++) {
+        object_property_add(obj, atd_stat_names[i], "uint64", atd_get_stat,
+                            NULL, NULL, &s->stats[i]);
+    }
+}
+
+static const VMStateDescription atd_vmstate = {
+    .name = TYPE_ATS_TESTDEV,
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_PCI_DEVICE(parent_obj, ATSTestDevState),
+        VMSTATE_UINT32(status, ATSTestDevState),
+        VMSTATE_UINT64(src, ATSTestDevState),
+        VMSTATE_UINT64(dst, ATSTestDevState),
+        VMSTATE_UINT32(len, ATSTestDevState),
+        VMSTATE_UINT32(pattern, ATSTestDevState),
+        VMSTATE_UINT32(irq_status, ATSTestDevState),
+        VMSTATE_UINT32(irq_enable, ATSTestDevState),
+        VMSTATE_UINT64(fault_addr, ATSTestDevState),
+        VMSTATE_UINT64_ARRAY(stats, ATSTestDevState, ATD_STAT_COUNT),
+        /*
+         * The ATC is not migrated: a device may drop cached translations
+         * at any time, and the destination starts with an empty one.
+         */
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const Property atd_properties[] = {
+    DEFINE_PROP_UINT32("atc-size", ATSTestDevState, atc_size, 64),
+};
+
+static void atd_class_init(ObjectClass *klass, void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(klass);
+    PCIDeviceClass *k = PCI_DEVICE_CLASS(klass);
+
+    k->realize = atd_realize;
+    k->exit = atd_exit;
+    k->config_write = atd_write_config;
+    k->vendor_id = ATS_TESTDEV_VENDOR_ID;
+    k->device_id = ATS_TESTDEV_DEVICE_ID;
+    k->revision = ATS_TESTDEV_REVISION;
+    k->class_id = PCI_CLASS_OTHERS;
+    dc->desc = "ATS test endpoint with an address translation cache";
+    device_class_set_legacy_reset(dc, atd_reset);
+    dc->vmsd = &atd_vmstate;
+    device_class_set_props(dc, atd_properties);
+    set_bit(DEVICE_CATEGORY_MISC, dc->categories);
+}
+
+static const TypeInfo atd_types[] = {
+    {
+        .name = TYPE_ATS_TESTDEV,
+        .parent = TYPE_PCI_DEVICE,
+        .instance_size = sizeof(ATSTestDevState),
+        .instance_init = atd_instance_init,
+        .class_init = atd_class_init,
+        .interfaces = (InterfaceInfo[]) {
+            { INTERFACE_PCIE_DEVICE },
+            { },
+        },
+    },
+};
+
+DEFINE_TYPES(atd_types)
