@@ -2,6 +2,9 @@
 # Gather the firmware the guest boots with into $ITE_BUILD/firmware:
 #   bios-256k.bin      from Debian's seabios package
 #   linuxboot_dma.bin  built from QEMU's own pc-bios/optionrom (-kernel boot)
+# and, for qtests that run q35 with its default VGA and vapic ROMs:
+#   vgabios-stdvga.bin from seabios, kvmvapic.bin from pc-bios/optionrom,
+#   efi-e1000e.rom from Debian's ipxe-qemu
 # Debian's +ds QEMU source ships no prebuilt blobs, hence this step.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -12,18 +15,37 @@ fw=$ITE_BUILD/firmware
 optrom=$ITE_BUILD/qemu/build/pc-bios/optionrom
 mkdir -p "$fw"
 
-if [ ! -f "$fw/bios-256k.bin" ] || ! stamp_ok "$fw/seabios.version" "$SEABIOS_DEB"; then
+if [ ! -f "$fw/vgabios-stdvga.bin" ] || ! stamp_ok "$fw/seabios.version" "$SEABIOS_DEB"; then
 	tmp=$(mktemp -d)
 	dpkg-deb -x "$ITE_CACHE/downloads/$SEABIOS_DEB" "$tmp"
-	cp "$tmp/usr/share/seabios/bios-256k.bin" "$fw/" ||
-		die "bios-256k.bin not found in $SEABIOS_DEB"
+	for f in bios-256k.bin vgabios-stdvga.bin; do
+		cp "$tmp/usr/share/seabios/$f" "$fw/" || die "$f not found in $SEABIOS_DEB"
+	done
 	rm -rf "$tmp"
 	echo "$SEABIOS_DEB" >"$fw/seabios.version"
 fi
 
+if [ ! -f "$fw/efi-e1000e.rom" ] || ! stamp_ok "$fw/ipxe.version" "$IPXE_DEB"; then
+	tmp=$(mktemp -d)
+	dpkg-deb -x "$ITE_CACHE/downloads/$IPXE_DEB" "$tmp"
+	rom=$(find "$tmp" -name efi-e1000e.rom | head -n1)
+	[ -n "$rom" ] || die "efi-e1000e.rom not found in $IPXE_DEB"
+	cp "$rom" "$fw/"
+	rm -rf "$tmp"
+	echo "$IPXE_DEB" >"$fw/ipxe.version"
+fi
+
 [ -f "$optrom/Makefile" ] ||
 	die "QEMU was configured without option ROMs; gcc-multilib is needed (scripts/install-deps.sh)"
-make -s -C "$optrom" linuxboot_dma.bin >"$fw/optionrom.log" 2>&1 ||
-	die "building linuxboot_dma.bin failed (needs gcc-multilib); see $fw/optionrom.log"
-cmp -s "$optrom/linuxboot_dma.bin" "$fw/linuxboot_dma.bin" ||
-	cp "$optrom/linuxboot_dma.bin" "$fw/"
+for rom in linuxboot_dma.bin kvmvapic.bin; do
+	make -s -C "$optrom" "$rom" >"$fw/optionrom.log" 2>&1 ||
+		die "building $rom failed (needs gcc-multilib); see $fw/optionrom.log"
+	cmp -s "$optrom/$rom" "$fw/$rom" || cp "$optrom/$rom" "$fw/"
+done
+
+# QEMU run from its build tree (qtests) finds its data in qemu-bundle/.
+bundle=$ITE_BUILD/qemu/build/qemu-bundle/usr/local/share/qemu
+mkdir -p "$bundle"
+for f in bios-256k.bin vgabios-stdvga.bin linuxboot_dma.bin kvmvapic.bin efi-e1000e.rom; do
+	ln -sf "$fw/$f" "$bundle/$f"
+done

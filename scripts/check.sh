@@ -3,7 +3,8 @@
 #   1. shellcheck on every shell script,
 #   2. the unit tests (meson test --suite unit): agent parser, tree.sh,
 #      the harness's log asserter on recorded logs, scenario files,
-#   3. the scenarios of the 'default' group on both kernels.
+#   3. the QEMU qtests (scripts/run-qtests.sh),
+#   4. the scenarios of the 'default' group on both kernels.
 # Prints TAP lines per part and a closing "N passed, N failed" line that
 # counts every unit test and scenario cell. Exit 0 only if all passed.
 set -uo pipefail
@@ -36,17 +37,27 @@ bad=$(sed -n 's/^Fail: *\([0-9]*\).*/\1/p' "$ITE_BUILD/unit-tests.log")
 if [ "${bad:-0}" -eq 0 ]; then echo "ok - unit tests ($ok suites)"; else echo "not ok - unit tests ($bad of $((ok + bad)) suites failed)"; fi
 count "$ok" "${bad:-0}"
 
-log "check: scenarios (group default, both kernels)"
-scenario_tap=$ITE_BUILD/check-scenarios.tap
-"$ITE_TOP/run-tests.sh" --build "$ITE_BUILD" -g default | tee "$scenario_tap" | sed 's/^\([0-9]* passed, [0-9]* failed\)$/# scenarios: \1/'
-line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$scenario_tap" | tail -n1)
-if [ -n "$line" ]; then
+# part NAME COMMAND...: run a part that prints TAP-like lines and closes
+# with "N passed, N failed"; its lines are shown as comments, its counts
+# added to the total.
+part() {
+	local name=$1 out=$ITE_BUILD/check-$1.log line sp sf
+	shift
+	log "check: $name"
+	"$@" | tee "$out" | sed -E 's/^([0-9]+ passed, [0-9]+ failed)$/# '"$name"': \1/'
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n1)
+	if [ -z "$line" ]; then
+		echo "not ok - $name did not report a result"
+		count 0 1
+		return
+	fi
 	read -r sp _ sf _ <<<"$line"
+	if [ "$sf" -eq 0 ]; then echo "ok - $name ($sp passed)"; else echo "not ok - $name ($sf failed)"; fi
 	count "$sp" "$sf"
-else
-	echo "not ok - scenarios did not report a result"
-	count 0 1
-fi
+}
+
+part qtests "$ITE_TOP/scripts/run-qtests.sh"
+part scenarios "$ITE_TOP/run-tests.sh" --build "$ITE_BUILD" -g default
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -6,6 +6,7 @@
 #   linux-source-6.12  binary package that ships the kernel tarball
 #   seabios            bios-256k.bin
 #   busybox-static     the guest's userland
+#   ipxe-qemu          efi-e1000e.rom, for qtests that run q35's default NIC
 #
 # "Pinned" means: the current version in the suite when the indexes were
 # last refreshed. The chosen versions are written to
@@ -52,6 +53,7 @@ dsc=$(grep '\.dsc$' <<<"$qemu_files")
 linux_deb=$(fetch_list download "$ITE_LINUX_PKG")
 seabios_deb=$(fetch_list download seabios)
 busybox_deb=$(fetch_list download busybox-static)
+ipxe_deb=$(fetch_list download ipxe-qemu)
 
 # Versions as the archive names them (the .dsc carries the source version).
 qemu_version=$(sed -n 's/^Version: //p' "$ITE_CACHE/downloads/$dsc" | head -n1)
@@ -68,6 +70,8 @@ SEABIOS_DEB=$seabios_deb
 SEABIOS_DEB_VERSION=$(deb_version "$seabios_deb")
 BUSYBOX_DEB=$busybox_deb
 BUSYBOX_DEB_VERSION=$(deb_version "$busybox_deb")
+IPXE_DEB=$ipxe_deb
+IPXE_DEB_VERSION=$(deb_version "$ipxe_deb")
 EOT
 mv "$ITE_CACHE/versions.env.new" "$ITE_CACHE/versions.env"
 log "sources: qemu $qemu_version, $ITE_LINUX_PKG $(deb_version "$linux_deb")"
