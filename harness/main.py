@@ -55,7 +55,7 @@ def paths_for(build, kernel):
         qemu=os.path.join(build, "qemu", "build", "qemu-system-x86_64"),
         firmware=os.path.join(build, "firmware"),
         kernel=os.path.join(build, "linux", kernel, "src", "arch", "x86", "boot", "bzImage"),
-        initramfs=os.path.join(build, "initramfs.cpio.gz"),
+        initramfs=os.path.join(build, "initramfs-%s.cpio.gz" % kernel),
         qmp_python=os.path.join(build, "qemu", "src", "python"),
     )
 
