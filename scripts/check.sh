@@ -3,8 +3,9 @@
 #   1. shellcheck on every shell script,
 #   2. the unit tests (meson test --suite unit): agent parser, tree.sh,
 #      the harness's log asserter on recorded logs, scenario files,
-#   3. the QEMU qtests (scripts/run-qtests.sh),
-#   4. the scenarios of the 'default' group on both kernels.
+#   3. checkpatch.pl on every QEMU and kernel patch and overlay file,
+#   4. the QEMU qtests (scripts/run-qtests.sh),
+#   5. the scenarios of the 'default' group on both kernels.
 # Prints TAP lines per part and a closing "N passed, N failed" line that
 # counts every unit test and scenario cell. Exit 0 only if all passed.
 set -uo pipefail
@@ -56,6 +57,7 @@ part() {
 	count "$sp" "$sf"
 }
 
+part checkpatch "$ITE_TOP/scripts/checkpatch.sh"
 part qtests "$ITE_TOP/scripts/run-qtests.sh"
 part scenarios "$ITE_TOP/run-tests.sh" --build "$ITE_BUILD" -g default
 
