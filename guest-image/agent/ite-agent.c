@@ -158,6 +158,22 @@ static int cmd_wait(unsigned long seq, int argc, char **argv, bool want_present)
 	return 0;
 }
 
+/* The words after the command name, joined by spaces, into @buf. */
+static bool join_args(int argc, char **argv, char *buf, size_t size)
+{
+	int i;
+
+	buf[0] = '\0';
+	for (i = 1; i < argc; i++) {
+		if (strlen(buf) + strlen(argv[i]) + 2 >= size)
+			return false;
+		strcat(buf, argv[i]);
+		if (i + 1 < argc)
+			strcat(buf, " ");
+	}
+	return true;
+}
+
 /*
  * sh COMMAND...: run a shell command (insmod, lspci, cat ...); its output
  * lines come back as "|" lines and a non-zero exit fails the step.
@@ -167,20 +183,15 @@ static int cmd_sh(unsigned long seq, int argc, char **argv)
 	char cmd[LINE_MAX_LEN] = "";
 	char line[LINE_MAX_LEN];
 	FILE *p;
-	int i, status;
+	int status;
 
 	if (argc < 2) {
 		reply(seq, "fail usage: sh COMMAND...");
 		return -1;
 	}
-	for (i = 1; i < argc; i++) {
-		if (strlen(cmd) + strlen(argv[i]) + 2 >= sizeof(cmd)) {
-			reply(seq, "fail sh: command too long");
-			return -1;
-		}
-		strcat(cmd, argv[i]);
-		if (i + 1 < argc)
-			strcat(cmd, " ");
+	if (!join_args(argc, argv, cmd, sizeof(cmd))) {
+		reply(seq, "fail sh: command too long");
+		return -1;
 	}
 	p = popen(cmd, "r");
 	if (!p) {
@@ -197,6 +208,47 @@ static int cmd_sh(unsigned long seq, int argc, char **argv)
 		return -1;
 	}
 	reply(seq, "ok");
+	return 0;
+}
+
+/*
+ * bg COMMAND...: start a shell command in the background and answer at
+ * once (a DMA workload that runs while the host unplugs the device). It is
+ * detached (double fork, own session, stdio on /dev/null), so it holds
+ * neither this channel nor the agent.
+ */
+static int cmd_bg(unsigned long seq, int argc, char **argv)
+{
+	char cmd[LINE_MAX_LEN] = "";
+	pid_t pid;
+	int status, fd;
+
+	if (argc < 2) {
+		reply(seq, "fail usage: bg COMMAND...");
+		return -1;
+	}
+	if (!join_args(argc, argv, cmd, sizeof(cmd))) {
+		reply(seq, "fail bg: command too long");
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		reply(seq, "fail bg: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		setsid();
+		if (fork() != 0)
+			_exit(0);
+		fd = open("/dev/null", O_RDWR);
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	waitpid(pid, &status, 0);
+	reply(seq, "ok started");
 	return 0;
 }
 
@@ -219,6 +271,8 @@ static int dispatch(unsigned long seq, int argc, char **argv)
 		return cmd_wait(seq, argc, argv, true);
 	if (!strcmp(argv[0], "sh"))
 		return cmd_sh(seq, argc, argv);
+	if (!strcmp(argv[0], "bg"))
+		return cmd_bg(seq, argc, argv);
 	if (!strcmp(argv[0], "poweroff"))
 		return cmd_poweroff(seq);
 	if (!strcmp(argv[0], "ping")) {

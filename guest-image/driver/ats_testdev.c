@@ -16,8 +16,8 @@
  * Guarantees: runs are serialised by a mutex; a run stops at the first
  * failed pass and reports it (a surprise-removed device reads all-ones and
  * fails the pass with -ENODEV); nothing is left mapped when a run returns;
- * remove() waits for a run in progress (debugfs removal does) and never
- * touches the device after returning.
+ * remove() stops a run in progress at its next pass, waits for it (debugfs
+ * removal does), and never touches the device after returning.
  */
 #include <linux/debugfs.h>
 #include <linux/dma-mapping.h>
@@ -65,6 +65,7 @@ struct atd {
 	void __iomem *bar;
 	struct dentry *dir;
 	struct mutex lock;	/* serialises runs */
+	bool removing;		/* remove() has started: stop running */
 	u64 irqs;
 	/* last run */
 	unsigned int passes, ok, errors;
@@ -155,6 +156,11 @@ static ssize_t atd_run_write(struct file *file, const char __user *buf,
 	atd->ok = 0;
 	atd->errors = 0;
 	for (i = 0; i < n; i++) {
+		if (READ_ONCE(atd->removing)) {
+			pci_info(atd->pdev, "workload: stopped after %u passes: device removed\n",
+				 i);
+			break;
+		}
 		ret = atd_pass(atd);
 		if (ret) {
 			atd->errors++;
@@ -264,6 +270,7 @@ static void atd_remove(struct pci_dev *pdev)
 	struct atd *atd = pci_get_drvdata(pdev);
 
 	/* No run can start or be in progress once the files are gone. */
+	WRITE_ONCE(atd->removing, true);
 	debugfs_remove_recursive(atd->dir);
 	mutex_lock(&atd->lock);
 	writel(0, atd->bar + ATD_REG_IRQ_ENABLE);
