@@ -29,6 +29,11 @@ FORBIDDEN = (
     ("panic", r"Kernel panic"),
 )
 
+# The subset of FORBIDDEN that means the kernel is wedged: the harness
+# stops waiting for a guest step as soon as one of these appears.
+WEDGED = tuple(p for p in FORBIDDEN
+               if p[0] in ("soft lockup", "hard lockup", "RCU stall", "hung task", "panic"))
+
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 

@@ -92,10 +92,10 @@ class Agent:
                     raise AgentError("agent socket %s never appeared" % self.path)
                 time.sleep(0.05)
 
-    def _readline(self, deadline):
+    def _readline(self, deadline, stop=None):
         while b"\n" not in self.buf:
             left = deadline - time.monotonic()
-            if left <= 0:
+            if left <= 0 or (stop and stop()):
                 return None
             self.sock.settimeout(min(left, 0.5))
             try:
@@ -119,13 +119,14 @@ class Agent:
         self.sock.sendall(line.encode() + b"\n")
         return self.seq
 
-    def command(self, words, deadline):
+    def command(self, words, deadline, stop=None):
         """Run one agent command: (ok, summary, output lines).
-        Returns None on timeout (the guest stopped answering)."""
+        Returns None on timeout (the guest stopped answering), or as soon
+        as stop() is true while waiting."""
         seq = self._send(words)
         output = []
         while True:
-            line = self._readline(deadline)
+            line = self._readline(deadline, stop)
             if line is None:
                 return None
             head, _, rest = line.partition(" ")

@@ -10,6 +10,7 @@ of that kernel:
 """
 import json
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -55,12 +56,25 @@ def _parse_kv(words):
     return out
 
 
-def _run_step(m, step, deadline):
+def _log_watch(m, regex):
+    """A stop() for agent commands: true once the guest log matches regex,
+    so a step that will never be answered (the guest locked up) ends as
+    soon as the lockup is reported. Checked at most every 0.5 s."""
+    pattern = re.compile(regex)
+
+    def seen():
+        return any(pattern.search(ln) for ln in guest_log.lines_of(m.serial_text()))
+    return seen
+
+
+def _run_step(m, step, deadline, stop=None):
     """Run one step; returns None on success or a reason string."""
     now = time.monotonic()
     if step.kind == "guest":
-        r = m.agent.command(step.words, deadline)
+        r = m.agent.command(step.words, deadline, stop)
         if r is None:
+            if stop and stop():
+                return "timeout: guest did not answer '%s' (lockup reported)" % step.text
             return "timeout: guest did not answer '%s'" % step.text
         ok, summary, _ = r
         return None if ok else "guest step '%s' failed: %s" % (step.text, summary)
@@ -137,9 +151,13 @@ def run_cell(scenario, kernel, paths, results_dir, accel="tcg"):
                       % int(min(scenario.timeout, BOOT_TIMEOUT)))
         else:
             res.timings["boot"] = round(time.monotonic() - t0, 2)
+            # What ends a guest step early: the expected failure, or for a
+            # cell expected to pass, any report of a wedged kernel.
+            stop = _log_watch(m, exp.signature if exp.outcome == "fail"
+                              else "|".join(r for _, r in guest_log.WEDGED))
             for step in scenario.steps:
                 ts = time.monotonic()
-                reason = _run_step(m, step, deadline)
+                reason = _run_step(m, step, deadline, stop)
                 res.timings.setdefault("steps", []).append(
                     [step.text, round(time.monotonic() - ts, 2)])
                 if reason:

@@ -9,7 +9,11 @@ from harness import guest_log
 LOGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                     "data", "logs")
 
-ITE_SIGNATURE = r"rcu: INFO: rcu_sched (self-)?detected stalls?|hard LOCKUP"
+ITE_SIGNATURE = r"rcu: INFO: rcu_sched (self-)?detected stalls?|Watchdog detected hard LOCKUP"
+HUNG_DEVICE_REQUIRED = (
+    r"DMAR: VT-d detected Invalidation Time-out Error: SID 100",
+    r"DMAR: Invalidation Time-out Error \(ITE\) cleared",
+)
 DEVICE_DEL_REQUIRED = (
     r"DMAR: IOMMU enabled",
     r"DMAR: dmar0: Using Queued invalidation",
@@ -48,10 +52,12 @@ class CleanPass(unittest.TestCase):
 
 class Failures(unittest.TestCase):
     def test_rcu_stall(self):
-        v = guest_log.check(read("synthetic-unpatched-ite-rcu-stall.log"),
-                            signature=ITE_SIGNATURE)
+        text = read("unpatched-hung-device-rcu-stall.log")
+        v = guest_log.check(text, HUNG_DEVICE_REQUIRED, signature=ITE_SIGNATURE)
+        self.assertEqual(v.missing, [])
         self.assertEqual(forbidden_names(v), ["Call Trace", "RCU stall"])
-        self.assertIn("rcu_sched self-detected stall on CPU", v.signature.line)
+        self.assertIn("rcu_sched detected stalls on CPUs/tasks", v.signature.line)
+        self.assertIn("RIP: 0010:qi_submit_sync", text)
 
     def test_hard_lockup(self):
         v = guest_log.check(read("synthetic-unpatched-ite-hard-lockup.log"),
@@ -60,7 +66,7 @@ class Failures(unittest.TestCase):
         self.assertIn("Watchdog detected hard LOCKUP on cpu 1", v.signature.line)
 
     def test_signature_line_number_points_at_the_evidence(self):
-        text = read("synthetic-unpatched-ite-rcu-stall.log")
+        text = read("unpatched-hung-device-rcu-stall.log")
         v = guest_log.check(text, signature=ITE_SIGNATURE)
         self.assertEqual(guest_log.lines_of(text)[v.signature.lineno - 1], v.signature.line)
 

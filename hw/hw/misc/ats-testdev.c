@@ -2,8 +2,9 @@
  * ATS test endpoint: a PCIe device with a real Address Translation Cache.
  *
  * Translations come from the vIOMMU by ATS Translation Requests and are
- * cached in a bounded ATC; device-TLB invalidations from the vIOMMU evict
- * them and are then answered, late or never when the knobs say so. A small
+ * cached in a bounded ATC; ATS Invalidate Requests from the vIOMMU
+ * (pci_ats_invalidate()) evict them and are then answered with an
+ * Invalidate Completion, late, wrongly or never when the knobs say so. A small
  * DMA engine moves data through the ATC so that a guest driver generates
  * real map/unmap and invalidation traffic. See docs/specs/ats-testdev.rst.
  *
@@ -49,23 +50,15 @@ typedef struct ATSTestDevATCEntry {
 typedef struct ATSTestDevInval {
     hwaddr iova;
     hwaddr addr_mask;
+    uint8_t itag;
     int64_t due_ns;
     QTAILQ_ENTRY(ATSTestDevInval) next;
 } ATSTestDevInval;
-
-typedef struct ATSTestDevIOMMU {
-    IOMMUNotifier n;
-    MemoryRegion *mr;
-    struct ATSTestDevState *dev;
-    QLIST_ENTRY(ATSTestDevIOMMU) next;
-} ATSTestDevIOMMU;
 
 struct ATSTestDevState {
     PCIDevice parent_obj;
 
     MemoryRegion mmio;
-    MemoryListener iommu_listener;
-    QLIST_HEAD(, ATSTestDevIOMMU) iommus;
 
     /* Registers */
     uint32_t status;
@@ -350,15 +343,22 @@ static void atd_doorbell(ATSTestDevState *s, uint32_t cmd)
 
 /* ---- Invalidations from the vIOMMU ---- */
 
+/*
+ * Send the Invalidate Completion. With inval-error, its tag matches no
+ * request: the IOMMU sees an unexpected completion, and the request itself
+ * stays unanswered.
+ */
 static void atd_inval_complete(ATSTestDevState *s, hwaddr iova,
-                               hwaddr addr_mask)
+                               hwaddr addr_mask, uint8_t itag)
 {
     if (s->inval_error) {
         s->stats[ATD_STAT_INVAL_ERRORS]++;
+        itag ^= 0x10;
     } else {
         s->stats[ATD_STAT_INVAL_COMPLETED]++;
     }
-    trace_ats_testdev_inval_completed(iova, addr_mask, s->inval_error);
+    trace_ats_testdev_inval_completed(iova, addr_mask, itag, s->inval_error);
+    pci_ats_invalidation_complete(PCI_DEVICE(s), itag);
 }
 
 static void atd_inval_timer(void *opaque)
@@ -373,7 +373,7 @@ static void atd_inval_timer(void *opaque)
             return;
         }
         QTAILQ_REMOVE(&s->delayed, req, next);
-        atd_inval_complete(s, req->iova, req->addr_mask);
+        atd_inval_complete(s, req->iova, req->addr_mask, req->itag);
         g_free(req);
     }
 }
@@ -382,12 +382,12 @@ static void atd_inval_timer(void *opaque)
  * An Invalidate Request: stop using the translations it covers at once,
  * then answer it, now, after inval-delay-ms, or never (drop-inval).
  */
-static void atd_inval_notify(IOMMUNotifier *n, IOMMUTLBEntry *entry)
+static void atd_ats_invalidate(PCIDevice *pdev, uint64_t addr,
+                               uint64_t addr_mask, uint8_t itag)
 {
-    ATSTestDevIOMMU *iommu = container_of(n, ATSTestDevIOMMU, n);
-    ATSTestDevState *s = iommu->dev;
-    hwaddr start = entry->iova & ~entry->addr_mask;
-    hwaddr end = start + entry->addr_mask;
+    ATSTestDevState *s = ATS_TESTDEV(pdev);
+    hwaddr start = addr & ~addr_mask;
+    hwaddr end = start + addr_mask;
     unsigned i, evicted = 0;
 
     for (i = 0; i < s->atc_size; i++) {
@@ -400,80 +400,27 @@ static void atd_inval_notify(IOMMUNotifier *n, IOMMUTLBEntry *entry)
     }
     s->stats[ATD_STAT_INVAL_RECEIVED]++;
     s->stats[ATD_STAT_ATC_EVICTIONS] += evicted;
-    trace_ats_testdev_inval_received(start, entry->addr_mask, evicted);
+    trace_ats_testdev_inval_received(start, addr_mask, itag, evicted);
 
     if (s->drop_inval) {
         s->stats[ATD_STAT_INVAL_DROPPED]++;
-        trace_ats_testdev_inval_dropped(start, entry->addr_mask);
+        trace_ats_testdev_inval_dropped(start, addr_mask, itag);
     } else if (s->inval_delay_ms) {
         ATSTestDevInval *req = g_new0(ATSTestDevInval, 1);
 
         req->iova = start;
-        req->addr_mask = entry->addr_mask;
+        req->addr_mask = addr_mask;
+        req->itag = itag;
         req->due_ns = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
                       s->inval_delay_ms * SCALE_MS;
         QTAILQ_INSERT_TAIL(&s->delayed, req, next);
         if (!timer_pending(s->inval_timer)) {
             timer_mod(s->inval_timer, req->due_ns);
         }
-        trace_ats_testdev_inval_delayed(start, entry->addr_mask,
+        trace_ats_testdev_inval_delayed(start, addr_mask, itag,
                                         s->inval_delay_ms);
     } else {
-        atd_inval_complete(s, start, entry->addr_mask);
-    }
-}
-
-/*
- * The vIOMMU's IOMMU region appears in the device's DMA address space when
- * translation is enabled: that is when device-TLB invalidations can come.
- */
-static void atd_iommu_region_add(MemoryListener *listener,
-                                 MemoryRegionSection *section)
-{
-    ATSTestDevState *s = container_of(listener, ATSTestDevState,
-                                      iommu_listener);
-    IOMMUMemoryRegion *iommu_mr;
-    ATSTestDevIOMMU *iommu;
-    Error *err = NULL;
-    Int128 end;
-
-    if (!memory_region_is_iommu(section->mr)) {
-        return;
-    }
-    iommu_mr = IOMMU_MEMORY_REGION(section->mr);
-    end = int128_sub(int128_add(int128_make64(section->offset_within_region),
-                                section->size), int128_one());
-    iommu = g_new0(ATSTestDevIOMMU, 1);
-    iommu->mr = section->mr;
-    iommu->dev = s;
-    iommu_notifier_init(&iommu->n, atd_inval_notify,
-                        IOMMU_NOTIFIER_DEVIOTLB_UNMAP,
-                        section->offset_within_region, int128_get64(end),
-                        memory_region_iommu_attrs_to_index(iommu_mr,
-                                                MEMTXATTRS_UNSPECIFIED));
-    if (memory_region_register_iommu_notifier(section->mr, &iommu->n, &err)) {
-        /* e.g. intel-iommu without device-iotlb=on: no ATS invalidations */
-        warn_report_err_once(err);
-        g_free(iommu);
-        return;
-    }
-    QLIST_INSERT_HEAD(&s->iommus, iommu, next);
-}
-
-static void atd_iommu_region_del(MemoryListener *listener,
-                                 MemoryRegionSection *section)
-{
-    ATSTestDevState *s = container_of(listener, ATSTestDevState,
-                                      iommu_listener);
-    ATSTestDevIOMMU *iommu, *tmp;
-
-    QLIST_FOREACH_SAFE(iommu, &s->iommus, next, tmp) {
-        if (iommu->mr == section->mr &&
-            iommu->n.start == section->offset_within_region) {
-            memory_region_unregister_iommu_notifier(iommu->mr, &iommu->n);
-            QLIST_REMOVE(iommu, next);
-            g_free(iommu);
-        }
+        atd_inval_complete(s, start, addr_mask, itag);
     }
 }
 
@@ -666,20 +613,12 @@ static void atd_realize(PCIDevice *pdev, Error **errp)
     s->atc = g_new0(ATSTestDevATCEntry, s->atc_size);
     QTAILQ_INIT(&s->delayed);
     s->inval_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, atd_inval_timer, s);
-    s->iommu_listener = (MemoryListener) {
-        .name = "ats-testdev-iommu",
-        .region_add = atd_iommu_region_add,
-        .region_del = atd_iommu_region_del,
-    };
-    memory_listener_register(&s->iommu_listener,
-                             pci_device_iommu_address_space(pdev));
 }
 
 static void atd_exit(PCIDevice *pdev)
 {
     ATSTestDevState *s = ATS_TESTDEV(pdev);
 
-    memory_listener_unregister(&s->iommu_listener);
     atd_drop_delayed(s);
     timer_free(s->inval_timer);
     g_free(s->atc);
@@ -798,6 +737,7 @@ static void atd_class_init(ObjectClass *klass, void *data)
     k->realize = atd_realize;
     k->exit = atd_exit;
     k->config_write = atd_write_config;
+    k->ats_invalidate = atd_ats_invalidate;
     k->vendor_id = ATS_TESTDEV_VENDOR_ID;
     k->device_id = ATS_TESTDEV_DEVICE_ID;
     k->revision = ATS_TESTDEV_REVISION;

@@ -5,7 +5,10 @@
  * translation type "device-TLB", a 4-level second-level page table), turns
  * on queued invalidation and translation, and then drives the endpoint's
  * DMA engine and the invalidation queue directly: ATC fill/hit/evict, the
- * completion knobs, and bad guest input.
+ * completion knobs, bad guest input, and intel-iommu's handling of the
+ * completions: a wait descriptor blocked behind a slow device, the
+ * Invalidation Time-out Error (ITE) and the Invalidation Completion Error
+ * (ICE), with their IQERCD records.
  *
  * Copyright (c) 2026 ite-lab
  *
@@ -142,16 +145,48 @@ static void iq_submit(Env *e, uint64_t lo, uint64_t hi)
     qtest_writeq(e->qts, IOMMU_BASE + DMAR_IQT_REG, (uint64_t)e->iq_tail << 4);
 }
 
-/* A device-TLB invalidation of the 4 KiB page at @iova, then a wait. */
-static void invalidate_dev_tlb(Env *e, uint64_t iova)
+static void submit_dev_tlb_inv(Env *e, uint16_t sid, uint64_t iova)
+{
+    iq_submit(e, VTD_INV_DESC_DEVICE | ((uint64_t)sid << 32), iova);
+}
+
+/* An Invalidation Wait with status write; returns the status token. */
+static uint32_t submit_wait(Env *e)
 {
     uint32_t token = 0x1234 + e->iq_tail;
 
-    iq_submit(e, VTD_INV_DESC_DEVICE | ((uint64_t)DUT_SID << 32), iova);
+    qtest_writel(e->qts, WAIT_STATUS, 0);
     iq_submit(e, VTD_INV_DESC_WAIT | VTD_INV_DESC_WAIT_SW |
                  ((uint64_t)token << VTD_INV_DESC_WAIT_DATA_SHIFT),
               WAIT_STATUS);
-    g_assert_cmphex(qtest_readl(e->qts, WAIT_STATUS), ==, token);
+    return token;
+}
+
+static bool wait_done(Env *e, uint32_t token)
+{
+    return qtest_readl(e->qts, WAIT_STATUS) == token;
+}
+
+/* A device-TLB invalidation of the 4 KiB page at @iova, then a wait. */
+static void invalidate_dev_tlb(Env *e, uint64_t iova)
+{
+    submit_dev_tlb_inv(e, DUT_SID, iova);
+    g_assert(wait_done(e, submit_wait(e)));
+}
+
+static uint32_t fsts(Env *e)
+{
+    return qtest_readl(e->qts, IOMMU_BASE + DMAR_FSTS_REG);
+}
+
+static uint64_t iqer(Env *e)
+{
+    return qtest_readq(e->qts, IOMMU_BASE + DMAR_IQER_REG);
+}
+
+static void step_ms(Env *e, unsigned ms)
+{
+    qtest_clock_step(e->qts, ms * 1000 * 1000LL);
 }
 
 /* Legacy-mode tables: bus 0 devfn DUT -> device-TLB translation type. */
@@ -182,15 +217,19 @@ static void vtd_setup(Env *e)
     vtd_write_gcmd(e, VTD_GCMD_QIE | VTD_GCMD_TE, VTD_GSTS_QIES | VTD_GSTS_TES);
 }
 
-static Env *env_start(bool with_iommu)
+/* @iommu: NULL for no vIOMMU, else extra intel-iommu properties */
+static Env *env_start_opts(const char *iommu)
 {
     Env *e = g_new0(Env, 1);
+    g_autofree char *iommu_arg =
+        iommu ? g_strdup_printf("-device intel-iommu,device-iotlb=on%s", iommu)
+              : g_strdup("");
+    bool with_iommu = iommu;
 
     e->qts = qtest_initf("-M q35 %s "
                          "-device ats-testdev,id=dut,addr=0x4 "
                          "-device pcie-root-port,id=rp0,bus=pcie.0,chassis=1",
-                         with_iommu ? "-device intel-iommu,device-iotlb=on"
-                                    : "");
+                         iommu_arg);
     e->bus = qpci_new_pc(e->qts, NULL);
     /* Extended config space (ATS at 0x100) needs q35's ECAM window. */
     qpci_config_writel(qpci_device_find(e->bus, 0), 0x64, 0);
@@ -203,6 +242,11 @@ static Env *env_start(bool with_iommu)
         vtd_setup(e);
     }
     return e;
+}
+
+static Env *env_start(bool with_iommu)
+{
+    return env_start_opts(with_iommu ? "" : NULL);
 }
 
 static void env_stop(Env *e)
@@ -345,41 +389,152 @@ static void test_invalidate(void)
     env_stop(e);
 }
 
-static void test_drop_and_error_knobs(void)
+static void test_drop_knob(void)
 {
     Env *e = env_start(true);
 
     qtest_memset(e->qts, DATA_PHYS, 0, 0x2000);
     fill_two(e);
     qom_set_bool(e, "drop-inval", true);
-    invalidate_dev_tlb(e, IOVA_BASE);
+    submit_dev_tlb_inv(e, DUT_SID, IOVA_BASE);
+    g_assert(!wait_done(e, submit_wait(e)));
     g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_DROPPED), ==, 1);
     g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_COMPLETED), ==, 0);
     /* Even an unanswered invalidation stops the use of the translation */
     g_assert_cmpuint(reg_read(e, ATD_REG_ATC_ENTRIES), ==, 1);
-
-    qom_set_bool(e, "drop-inval", false);
-    qom_set_bool(e, "inval-error", true);
-    invalidate_dev_tlb(e, IOVA_BASE + 0x1000);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_ERRORS), ==, 1);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_COMPLETED), ==, 0);
     env_stop(e);
 }
 
-static void test_delay_knob(void)
+/* A wait descriptor completes only after the slow device has answered. */
+static void test_wait_blocked(void)
 {
     Env *e = env_start(true);
+    uint32_t token;
 
     qtest_memset(e->qts, DATA_PHYS, 0, 0x2000);
     fill_two(e);
-    qom_set_uint(e, "inval-delay-ms", 100);
-    invalidate_dev_tlb(e, IOVA_BASE);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_RECEIVED), ==, 1);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_COMPLETED), ==, 0);
-    qtest_clock_step(e->qts, 99 * 1000 * 1000);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_COMPLETED), ==, 0);
-    qtest_clock_step(e->qts, 2 * 1000 * 1000);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_COMPLETED), ==, 1);
+    qom_set_uint(e, "inval-delay-ms", 50);
+    submit_dev_tlb_inv(e, DUT_SID, IOVA_BASE);
+    submit_dev_tlb_inv(e, DUT_SID, IOVA_BASE + 0x1000);
+    token = submit_wait(e);
+    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_RECEIVED), ==, 2);
+    g_assert(!wait_done(e, token));
+    step_ms(e, 49);
+    g_assert(!wait_done(e, token));
+    step_ms(e, 2);
+    g_assert(wait_done(e, token));
+    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_COMPLETED), ==, 2);
+    g_assert_cmphex(fsts(e), ==, 0);
+    env_stop(e);
+}
+
+/*
+ * A device that never answers: after devtlb-timeout-ms the IOMMU reports
+ * ITE with the device's source-id, aborts the wait (no status write),
+ * raises a fault event, fetches nothing more until ITE is cleared, and
+ * resumes when it is.
+ */
+static void test_ite_timeout(void)
+{
+    Env *e = env_start(true);
+    uint32_t token;
+
+    qom_set_bool(e, "drop-inval", true);
+    submit_dev_tlb_inv(e, DUT_SID, IOVA_BASE);
+    token = submit_wait(e);
+    step_ms(e, 99);
+    g_assert_cmphex(fsts(e), ==, 0);
+    step_ms(e, 2);
+    g_assert_cmphex(fsts(e), ==, VTD_FSTS_ITE);
+    g_assert_cmphex(iqer(e) & VTD_IQER_ITESID_MASK, ==, VTD_IQER_ITESID(DUT_SID));
+    g_assert(!wait_done(e, token));
+    g_assert_cmphex(qtest_readl(e->qts, IOMMU_BASE + DMAR_FECTL_REG) &
+                    VTD_FECTL_IP, ==, VTD_FECTL_IP);
+    /* the aborted wait was consumed: the head has reached the tail */
+    g_assert_cmpuint(qtest_readq(e->qts, IOMMU_BASE + DMAR_IQH_REG), ==,
+                     (uint64_t)e->iq_tail << 4);
+
+    /* halted: a new wait is not fetched ... */
+    token = submit_wait(e);
+    step_ms(e, 10);
+    g_assert(!wait_done(e, token));
+    /* ... until software clears ITE */
+    qtest_writel(e->qts, IOMMU_BASE + DMAR_FSTS_REG, VTD_FSTS_ITE);
+    g_assert(wait_done(e, token));
+    g_assert_cmphex(fsts(e), ==, 0);
+    env_stop(e);
+}
+
+/* Hardware that does not report the ITE source-id (ite-sid=off). */
+static void test_ite_no_sid(void)
+{
+    Env *e = env_start_opts(",ite-sid=off");
+
+    qom_set_bool(e, "drop-inval", true);
+    submit_dev_tlb_inv(e, DUT_SID, IOVA_BASE);
+    submit_wait(e);
+    step_ms(e, 101);
+    g_assert_cmphex(fsts(e), ==, VTD_FSTS_ITE);
+    g_assert_cmphex(iqer(e) & VTD_IQER_ITESID_MASK, ==, 0);
+    env_stop(e);
+}
+
+/* No device behind the source-id: nobody answers, the request times out. */
+static void test_ite_no_device(void)
+{
+    Env *e = env_start(true);
+
+    submit_dev_tlb_inv(e, 0x0300, IOVA_BASE);
+    submit_wait(e);
+    step_ms(e, 101);
+    g_assert_cmphex(fsts(e), ==, VTD_FSTS_ITE);
+    g_assert_cmphex(iqer(e) & VTD_IQER_ITESID_MASK, ==, VTD_IQER_ITESID(0x300));
+    env_stop(e);
+}
+
+/* A completion with a wrong tag is an ICE; the request still times out. */
+static void test_ice(void)
+{
+    Env *e = env_start(true);
+
+    qom_set_bool(e, "inval-error", true);
+    submit_dev_tlb_inv(e, DUT_SID, IOVA_BASE);
+    submit_wait(e);
+    g_assert_cmphex(fsts(e), ==, VTD_FSTS_ICE);
+    g_assert_cmphex(iqer(e) & VTD_IQER_ICESID_MASK, ==, VTD_IQER_ICESID(DUT_SID));
+    step_ms(e, 101);
+    g_assert_cmphex(fsts(e), ==, VTD_FSTS_ICE | VTD_FSTS_ITE);
+    env_stop(e);
+}
+
+/* An answer after the timeout is unexpected too: ITE, then ICE. */
+static void test_late_completion(void)
+{
+    Env *e = env_start(true);
+
+    qom_set_uint(e, "inval-delay-ms", 150);
+    submit_dev_tlb_inv(e, DUT_SID, IOVA_BASE);
+    submit_wait(e);
+    step_ms(e, 101);
+    g_assert_cmphex(fsts(e), ==, VTD_FSTS_ITE);
+    step_ms(e, 50);
+    g_assert_cmphex(fsts(e), ==, VTD_FSTS_ITE | VTD_FSTS_ICE);
+    env_stop(e);
+}
+
+/* System reset forgets outstanding invalidations: no ITE afterwards. */
+static void test_ite_reset(void)
+{
+    Env *e = env_start(true);
+
+    qom_set_bool(e, "drop-inval", true);
+    submit_dev_tlb_inv(e, DUT_SID, IOVA_BASE);
+    submit_wait(e);
+    qtest_qmp_assert_success(e->qts, "{'execute': 'system_reset'}");
+    qtest_qmp_eventwait(e->qts, "RESET");
+    step_ms(e, 200);
+    g_assert_cmphex(fsts(e), ==, 0);
+    g_assert_cmphex(iqer(e), ==, 0);
     env_stop(e);
 }
 
@@ -411,9 +566,15 @@ int main(int argc, char **argv)
     qtest_add_func("/ats-testdev/vtd/atc-fill-hit", test_atc_fill_hit);
     qtest_add_func("/ats-testdev/vtd/translation-ur", test_translation_ur);
     qtest_add_func("/ats-testdev/vtd/invalidate", test_invalidate);
-    qtest_add_func("/ats-testdev/vtd/drop-and-error",
-                   test_drop_and_error_knobs);
-    qtest_add_func("/ats-testdev/vtd/delay", test_delay_knob);
+    qtest_add_func("/ats-testdev/vtd/drop", test_drop_knob);
+    qtest_add_func("/ats-testdev/vtd/wait-blocked", test_wait_blocked);
+    qtest_add_func("/ats-testdev/vtd/ite/timeout", test_ite_timeout);
+    qtest_add_func("/ats-testdev/vtd/ite/no-sid", test_ite_no_sid);
+    qtest_add_func("/ats-testdev/vtd/ite/no-device", test_ite_no_device);
+    qtest_add_func("/ats-testdev/vtd/ite/late-completion",
+                   test_late_completion);
+    qtest_add_func("/ats-testdev/vtd/ite/reset", test_ite_reset);
+    qtest_add_func("/ats-testdev/vtd/ice", test_ice);
     qtest_add_func("/ats-testdev/vtd/stale-use", test_stale_use);
     return g_test_run();
 }
