@@ -35,6 +35,8 @@ def parse_args(argv):
     p.add_argument("--scenarios", default=os.path.join(TOP, "scenarios"),
                    help="directory of *.scenario files")
     p.add_argument("--results", help="results directory (default: BUILD/results/DATE)")
+    p.add_argument("--qemu", help="another qemu-system-x86_64 to run (default: ite-lab's, "
+                   "from the build directory)")
     return p.parse_args(argv)
 
 
@@ -50,9 +52,9 @@ def select(all_scenarios, names, groups):
     return [s for s in all_scenarios if "nodefault" not in s.groups]
 
 
-def paths_for(build, kernel):
+def paths_for(build, kernel, qemu=None):
     return Paths(
-        qemu=os.path.join(build, "qemu", "build", "qemu-system-x86_64"),
+        qemu=qemu or os.path.join(build, "qemu", "build", "qemu-system-x86_64"),
         firmware=os.path.join(build, "firmware"),
         kernel=os.path.join(build, "linux", kernel, "src", "arch", "x86", "boot", "bzImage"),
         initramfs=os.path.join(build, "initramfs-%s.cpio.gz" % kernel),
@@ -122,12 +124,12 @@ def main(argv=None):
     if a.dry_run:
         for s, k in cells:
             print("# %s [%s]" % (s.name, k))
-            print(shell_quote(qemu_command(paths_for(build, k), s, "RESULTS/%s.%s" % (s.name, k),
-                                           a.accel)))
+            print(shell_quote(qemu_command(paths_for(build, k, a.qemu), s,
+                                           "RESULTS/%s.%s" % (s.name, k), a.accel)))
         return 0
 
     for k in kernels:
-        check_built(paths_for(build, k))
+        check_built(paths_for(build, k, a.qemu))
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     results_dir = os.path.abspath(a.results or os.path.join(build, "results", stamp))
     os.makedirs(results_dir, exist_ok=True)
@@ -143,7 +145,7 @@ def main(argv=None):
     for n, (s, k) in enumerate(cells, 1):
         print("# running %s [%s] (%d/%d): %s" % (s.name, k, n, len(cells), s.description),
               file=sys.stderr, flush=True)
-        r = run_cell(s, k, paths_for(build, k), results_dir, a.accel)
+        r = run_cell(s, k, paths_for(build, k, a.qemu), results_dir, a.accel)
         results.append(r)
         lines = [report.tap_line(n, r)] + report.tap_detail(r)
         tap += lines

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# bisect-build.sh qemu|linux [DIR]: check that every patch of a series
+# builds on its own. Makes a work tree with scripts/worktree.sh (in DIR, or
+# a temporary directory), builds the first commit fully, then each later
+# commit incrementally, and prints one line per commit and a closing
+# "N passed, N failed" line. For qemu, the hw/ overlay is present at every
+# commit (as it is in the build); for linux, the guest kernel config is used.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+component=${1:-}
+case $component in
+qemu | linux) ;;
+*) die "usage: bisect-build.sh qemu|linux [DIR]" ;;
+esac
+dir=${2:-$(mktemp -d)/$component}
+"$ITE_TOP/scripts/worktree.sh" "$component" "$dir" || exit 1
+mapfile -t commits < <(git -C "$dir" rev-list --reverse ite-lab-base..HEAD)
+[ ${#commits[@]} -gt 0 ] || die "the $component series is empty"
+
+bld=$dir.build
+mkdir -p "$bld"
+export PATH=/usr/lib/ccache:$PATH
+if [ "$component" = qemu ]; then
+	(cd "$bld" && "$dir/configure" --python="$ITE_PYTHON" \
+		--target-list=x86_64-softmmu --without-default-features \
+		--enable-tcg --enable-fdt=system --disable-download \
+		--disable-docs --disable-install-blobs >"$bld/configure.log" 2>&1) ||
+		die "configure failed; see $bld/configure.log"
+	build() { ninja -C "$bld" -j "$ITE_JOBS" qemu-system-x86_64; }
+else
+	if ! { make -C "$dir" O="$bld" ARCH=x86_64 tinyconfig &&
+		(cd "$dir" && ARCH=x86_64 scripts/kconfig/merge_config.sh -O "$bld" -m \
+			"$bld/.config" "$ITE_TOP/guest-image/kernel.config") &&
+		make -C "$dir" O="$bld" ARCH=x86_64 olddefconfig; } >"$bld/config.log" 2>&1; then
+		die "kernel configuration failed; see $bld/config.log"
+	fi
+	build() { make -C "$dir" O="$bld" ARCH=x86_64 CC="ccache gcc" -j "$ITE_JOBS" bzImage; }
+fi
+
+passed=0 failed=0
+for c in "${commits[@]}"; do
+	git -C "$dir" checkout -q "$c"
+	subject=$(git -C "$dir" log -1 --format=%s "$c")
+	if build >"$bld/build-$c.log" 2>&1; then
+		echo "ok - builds: $subject"
+		passed=$((passed + 1))
+	else
+		echo "not ok - does not build: $subject (log: $bld/build-$c.log)"
+		failed=$((failed + 1))
+	fi
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
