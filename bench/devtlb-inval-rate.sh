@@ -32,7 +32,7 @@ for i in $(seq "$rounds"); do
 		q=$stock
 		[ "$which" = ite ] && q=$ite
 		"$ITE_TOP/run-tests.sh" --build "$ITE_BUILD" --scenarios "$ITE_TOP/bench/scenarios" \
-			--kernel=patched --qemu "$q" --results "$out/$which-$i" >/dev/null ||
+			--kernel=patched -g bench --qemu "$q" --results "$out/$which-$i" >/dev/null ||
 			die "the $which run failed; see $out/$which-$i"
 		r=$(rate "$out/$which-$i")
 		log "round $i: $which $r invalidations/s"

@@ -4,8 +4,9 @@ What it checks, and what it does not:
 - every "require" regex matches at least one line;
 - no line matches a forbidden regex: the global list below (anything that
   means the kernel is broken) plus the scenario's own "forbid" list;
-- for a cell that expects a failure, its "signature" regex matches, and
-  the first matching line is reported as the evidence.
+- for a cell that expects a failure, its "signature" regex matches (on at
+  least "repeat" lines), and the line where it reached that count is
+  reported as the evidence.
 It does not interpret the kernel's state beyond these lines: a lockup that
 prints nothing (no detector configured) is caught by the step timeouts in
 the runner, not here.
@@ -59,15 +60,18 @@ def lines_of(text):
     return [_ANSI.sub("", ln).rstrip("\r") for ln in text.splitlines()]
 
 
-def first_match(lines, regex):
+def first_match(lines, regex, nth=1):
+    """The nth line (1-based) matching regex, or None."""
     r = re.compile(regex)
     for i, ln in enumerate(lines, 1):
         if r.search(ln):
-            return Hit(regex, i, ln)
+            nth -= 1
+            if nth == 0:
+                return Hit(regex, i, ln)
     return None
 
 
-def check(text, require=(), forbid=(), signature=""):
+def check(text, require=(), forbid=(), signature="", repeat=1):
     lines = lines_of(text)
     v = LogVerdict()
     for regex in require:
@@ -80,7 +84,8 @@ def check(text, require=(), forbid=(), signature=""):
             hit.what = name
             v.forbidden.append(hit)
     if signature:
-        v.signature = first_match(lines, signature)
+        # The evidence is the line where the signature reached `repeat`.
+        v.signature = first_match(lines, signature, repeat)
     return v
 
 

@@ -56,14 +56,16 @@ def _parse_kv(words):
     return out
 
 
-def _log_watch(m, regex):
-    """A stop() for agent commands: true once the guest log matches regex,
-    so a step that will never be answered (the guest locked up) ends as
-    soon as the lockup is reported. Checked at most every 0.5 s."""
+def _log_watch(m, regex, repeat=1):
+    """A stop() for agent commands: true once `repeat` lines of the guest
+    log match regex, so a step that will never be answered (the guest
+    locked up) ends as soon as the lockup is shown. Checked at most every
+    0.5 s."""
     pattern = re.compile(regex)
 
     def seen():
-        return any(pattern.search(ln) for ln in guest_log.lines_of(m.serial_text()))
+        return sum(1 for ln in guest_log.lines_of(m.serial_text())
+                   if pattern.search(ln)) >= repeat
     return seen
 
 
@@ -124,8 +126,9 @@ def judge(res, failed, v, exp):
     elif res.outcome == "pass":
         res.reasons.append("expected failure /%s/ but the run passed" % exp.signature)
     else:
-        res.reasons.append("failed, but not with the expected signature /%s/"
-                           % exp.signature)
+        res.reasons.append("failed, but not with the expected signature /%s/%s"
+                           % (exp.signature, " (%d times)" % exp.repeat
+                              if exp.repeat > 1 else ""))
 
 
 def run_cell(scenario, kernel, paths, results_dir, accel="tcg"):
@@ -153,8 +156,10 @@ def run_cell(scenario, kernel, paths, results_dir, accel="tcg"):
             res.timings["boot"] = round(time.monotonic() - t0, 2)
             # What ends a guest step early: the expected failure, or for a
             # cell expected to pass, any report of a wedged kernel.
-            stop = _log_watch(m, exp.signature if exp.outcome == "fail"
-                              else "|".join(r for _, r in guest_log.WEDGED))
+            if exp.outcome == "fail":
+                stop = _log_watch(m, exp.signature, exp.repeat)
+            else:
+                stop = _log_watch(m, "|".join(r for _, r in guest_log.WEDGED))
             for step in scenario.steps:
                 ts = time.monotonic()
                 reason = _run_step(m, step, deadline, stop)
@@ -177,7 +182,8 @@ def run_cell(scenario, kernel, paths, results_dir, accel="tcg"):
     # shows up or the scenario's time is up.
     if failed and exp.outcome == "fail":
         while time.monotonic() < deadline and m.alive():
-            if guest_log.first_match(guest_log.lines_of(m.serial_text()), exp.signature):
+            if guest_log.first_match(guest_log.lines_of(m.serial_text()), exp.signature,
+                                     exp.repeat):
                 break
             time.sleep(0.5)
 
@@ -190,7 +196,7 @@ def run_cell(scenario, kernel, paths, results_dir, accel="tcg"):
         failed = ("error", "QEMU exited on its own (status %s)" % m.proc.returncode)
 
     judge(res, failed, guest_log.check(m.serial_text(), scenario.require,
-                                       scenario.forbid, exp.signature), exp)
+                                       scenario.forbid, exp.signature, exp.repeat), exp)
     with open(os.path.join(workdir, "result.json"), "w") as f:
         json.dump(res.__dict__, f, indent=1)
     return res

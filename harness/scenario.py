@@ -29,6 +29,7 @@ class Step:
 class Expectation:
     outcome: str = "pass"         # pass | fail
     signature: str = ""           # regex the guest log must show when "fail"
+    repeat: int = 1               # ... on at least this many lines
 
 
 @dataclass
@@ -140,7 +141,13 @@ def load(path):
                 re.compile(sig)
             except re.error as e:
                 raise ScenarioError("%s: [%s] bad signature regex: %s" % (path, kernel, e))
-        expect[kernel] = Expectation(outcome, sig)
+        try:
+            repeat = int(k.get("repeat", "1"))
+        except ValueError as e:
+            raise ScenarioError("%s: [%s] repeat: %s" % (path, kernel, e))
+        if repeat < 1:
+            raise ScenarioError("%s: [%s] repeat must be at least 1" % (path, kernel))
+        expect[kernel] = Expectation(outcome, sig, repeat)
 
     return Scenario(
         name=name, path=path,

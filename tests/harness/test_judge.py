@@ -12,8 +12,11 @@ SIG = r"rcu: INFO: rcu_sched self-detected stall"
 
 def verdict(failed, log, exp, require=()):
     res = CellResult("s", "unpatched", exp.outcome)
-    judge(res, failed, guest_log.check(log, require, (), exp.signature), exp)
+    judge(res, failed, guest_log.check(log, require, (), exp.signature, exp.repeat), exp)
     return res
+
+
+ITE = "[7.3] DMAR: VT-d detected Invalidation Time-out Error: SID 100\n"
 
 
 class Judge(unittest.TestCase):
@@ -57,6 +60,17 @@ class Judge(unittest.TestCase):
         r = verdict(None, STALL, Expectation("fail", SIG))
         self.assertEqual(r.outcome, "fail")
         self.assertTrue(r.met)
+
+
+class Repeat(unittest.TestCase):
+    def test_signature_must_repeat(self):
+        exp = Expectation("fail", "Invalidation Time-out Error: SID 100", 3)
+        r = verdict(("timeout", "timeout: guest did not answer"), ITE * 2, exp)
+        self.assertFalse(r.met)
+        self.assertIn("(3 times)", r.reasons[-1])
+        r = verdict(("timeout", "timeout: guest did not answer"), ITE * 3, exp)
+        self.assertTrue(r.met)
+        self.assertTrue(r.evidence.startswith("line 3: "))
 
 
 if __name__ == "__main__":
