@@ -11,6 +11,7 @@ It does not interpret the kernel's state beyond these lines: a lockup that
 prints nothing (no detector configured) is caught by the step timeouts in
 the runner, not here.
 """
+import os
 import re
 from dataclasses import dataclass, field
 
@@ -54,6 +55,15 @@ class LogVerdict:
     @property
     def clean(self):
         return not self.missing and not self.forbidden
+
+
+def read_serial(workdir):
+    """The guest log a cell recorded in workdir (empty if none yet)."""
+    try:
+        with open(os.path.join(workdir, "serial.log"), errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
 
 
 def lines_of(text):

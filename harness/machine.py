@@ -12,6 +12,8 @@ import sys
 import time
 from dataclasses import dataclass
 
+from . import guest_log
+
 BASE_CMDLINE = ("console=ttyS0,115200 loglevel=7 panic=-1 intel_iommu=on "
                 "printk.time=1")
 
@@ -234,11 +236,7 @@ class Machine:
             self.poll_events(min(left, 0.5))
 
     def serial_text(self):
-        try:
-            with open(os.path.join(self.workdir, "serial.log"), errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return guest_log.read_serial(self.workdir)
 
     def stop(self, grace=5.0):
         """Power off through the agent if it still answers, else quit over

@@ -26,11 +26,7 @@ def tap_detail(r):
 
 
 def _serial(r):
-    try:
-        with open(os.path.join(r.workdir, "serial.log"), errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""
+    return guest_log.read_serial(r.workdir)
 
 
 def closing_line(results):
