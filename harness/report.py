@@ -1,6 +1,5 @@
 """Results of a run: TAP on stdout, and results.tap, junit.xml and
 report.md in the run's results directory."""
-import os
 import xml.etree.ElementTree as ET
 
 from . import guest_log
