@@ -15,25 +15,8 @@ fw=$ITE_BUILD/firmware
 optrom=$ITE_BUILD/qemu/build/pc-bios/optionrom
 mkdir -p "$fw"
 
-if [ ! -f "$fw/vgabios-stdvga.bin" ] || ! stamp_ok "$fw/seabios.version" "$SEABIOS_DEB"; then
-	tmp=$(mktemp -d)
-	dpkg-deb -x "$ITE_CACHE/downloads/$SEABIOS_DEB" "$tmp"
-	for f in bios-256k.bin vgabios-stdvga.bin; do
-		cp "$tmp/usr/share/seabios/$f" "$fw/" || die "$f not found in $SEABIOS_DEB"
-	done
-	rm -rf "$tmp"
-	echo "$SEABIOS_DEB" >"$fw/seabios.version"
-fi
-
-if [ ! -f "$fw/efi-e1000e.rom" ] || ! stamp_ok "$fw/ipxe.version" "$IPXE_DEB"; then
-	tmp=$(mktemp -d)
-	dpkg-deb -x "$ITE_CACHE/downloads/$IPXE_DEB" "$tmp"
-	rom=$(find "$tmp" -name efi-e1000e.rom | head -n1)
-	[ -n "$rom" ] || die "efi-e1000e.rom not found in $IPXE_DEB"
-	cp "$rom" "$fw/"
-	rm -rf "$tmp"
-	echo "$IPXE_DEB" >"$fw/ipxe.version"
-fi
+deb_files "$SEABIOS_DEB" "$fw" '*/bios-256k.bin' '*/vgabios-stdvga.bin'
+deb_files "$IPXE_DEB" "$fw" '*/efi-e1000e.rom'
 
 [ -f "$optrom/Makefile" ] ||
 	die "QEMU was configured without option ROMs; gcc-multilib is needed (scripts/install-deps.sh)"

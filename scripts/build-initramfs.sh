@@ -11,15 +11,8 @@ load_versions
 
 work=$ITE_BUILD/guest
 mkdir -p "$work"
-if ! stamp_ok "$work/busybox.version" "$BUSYBOX_DEB"; then
-	tmp=$(mktemp -d)
-	dpkg-deb -x "$ITE_CACHE/downloads/$BUSYBOX_DEB" "$tmp"
-	# /usr/bin on merged-/usr releases, /bin before them
-	cp "$tmp/usr/bin/busybox" "$work/busybox" 2>/dev/null ||
-		cp "$tmp/bin/busybox" "$work/busybox" || die "no busybox binary in $BUSYBOX_DEB"
-	rm -rf "$tmp"
-	echo "$BUSYBOX_DEB" >"$work/busybox.version"
-fi
+# /usr/bin on merged-/usr releases, /bin before them
+deb_files "$BUSYBOX_DEB" "$work" '*/bin/busybox'
 
 cat >"$work/initramfs.list" <<EOT
 dir /dev 0755

@@ -29,3 +29,27 @@ extract_linux() {
 	mv "$tmp/$LINUX_PKG" "$dest"
 	rm -rf "$tmp"
 }
+
+# deb_files DEB DEST PATTERN...: copy the files of package DEB (in the
+# download cache) that match each find -path PATTERN (e.g. '*/bin/busybox')
+# into DEST, under their own names. Done once per package version: a stamp
+# in DEST remembers which .deb the files came from.
+deb_files() {
+	local deb=$1 dest=$2 stamp tmp pattern file missing=0
+	shift 2
+	stamp=$dest/.${deb%%_*}.deb
+	for pattern in "$@"; do
+		[ -f "$dest/${pattern##*/}" ] || missing=1
+	done
+	[ "$missing" = 0 ] && stamp_ok "$stamp" "$deb" && return 0
+	mkdir -p "$dest"
+	tmp=$(mktemp -d)
+	dpkg-deb -x "$ITE_CACHE/downloads/$deb" "$tmp" || die "cannot unpack $deb"
+	for pattern in "$@"; do
+		file=$(find "$tmp" -type f -path "$pattern" | head -n1)
+		[ -n "$file" ] || { rm -rf "$tmp"; die "no file matching '$pattern' in $deb"; }
+		cp "$file" "$dest/"
+	done
+	rm -rf "$tmp"
+	echo "$deb" >"$stamp"
+}
