@@ -181,10 +181,8 @@ def run_cell(scenario, kernel, paths, results_dir, accel="tcg"):
     # 21 s after the CPU stops): keep the guest running until the signature
     # shows up or the scenario's time is up.
     if failed and exp.outcome == "fail":
-        while time.monotonic() < deadline and m.alive():
-            if guest_log.first_match(guest_log.lines_of(m.serial_text()), exp.signature,
-                                     exp.repeat):
-                break
+        signature_seen = _log_watch(m, exp.signature, exp.repeat)
+        while time.monotonic() < deadline and m.alive() and not signature_seen():
             time.sleep(0.5)
 
     died = m.proc is not None and not m.alive()

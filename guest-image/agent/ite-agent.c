@@ -158,15 +158,26 @@ static int cmd_wait(unsigned long seq, int argc, char **argv, bool want_present)
 	return 0;
 }
 
-/* The words after the command name, joined by spaces, into @buf. */
-static bool join_args(int argc, char **argv, char *buf, size_t size)
+/*
+ * The words after the command name, joined by spaces, into @buf: the shell
+ * command of "sh" and "bg". Answers the failure itself and returns false
+ * when there is none or it does not fit.
+ */
+static bool shell_command(unsigned long seq, int argc, char **argv,
+			  char *buf, size_t size)
 {
 	int i;
 
+	if (argc < 2) {
+		reply(seq, "fail usage: %s COMMAND...", argv[0]);
+		return false;
+	}
 	buf[0] = '\0';
 	for (i = 1; i < argc; i++) {
-		if (strlen(buf) + strlen(argv[i]) + 2 >= size)
+		if (strlen(buf) + strlen(argv[i]) + 2 >= size) {
+			reply(seq, "fail %s: command too long", argv[0]);
 			return false;
+		}
 		strcat(buf, argv[i]);
 		if (i + 1 < argc)
 			strcat(buf, " ");
@@ -185,14 +196,8 @@ static int cmd_sh(unsigned long seq, int argc, char **argv)
 	FILE *p;
 	int status;
 
-	if (argc < 2) {
-		reply(seq, "fail usage: sh COMMAND...");
+	if (!shell_command(seq, argc, argv, cmd, sizeof(cmd)))
 		return -1;
-	}
-	if (!join_args(argc, argv, cmd, sizeof(cmd))) {
-		reply(seq, "fail sh: command too long");
-		return -1;
-	}
 	p = popen(cmd, "r");
 	if (!p) {
 		reply(seq, "fail sh: %s", strerror(errno));
@@ -223,14 +228,8 @@ static int cmd_bg(unsigned long seq, int argc, char **argv)
 	pid_t pid;
 	int status, fd;
 
-	if (argc < 2) {
-		reply(seq, "fail usage: bg COMMAND...");
+	if (!shell_command(seq, argc, argv, cmd, sizeof(cmd)))
 		return -1;
-	}
-	if (!join_args(argc, argv, cmd, sizeof(cmd))) {
-		reply(seq, "fail bg: command too long");
-		return -1;
-	}
 	pid = fork();
 	if (pid < 0) {
 		reply(seq, "fail bg: %s", strerror(errno));
