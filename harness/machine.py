@@ -61,6 +61,9 @@ def qemu_command(paths, scenario, workdir, accel="tcg"):
         "-mon", "chardev=qmp,mode=control",
         "-D", os.path.join(workdir, "qemu-debug.log"),
     ]
+    # Trace events go to the same log (QEMU's "log" trace backend).
+    for pattern in scenario.trace:
+        cmd += ["-trace", pattern]
     return cmd
 
 

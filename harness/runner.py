@@ -15,7 +15,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 
-from . import guest_log
+from . import guest_log, qemu_trace
 from .machine import AgentError, Machine, qemu_command, shell_quote
 
 BOOT_TIMEOUT = 60.0
@@ -120,9 +120,16 @@ def judge(res, failed, v, exp):
     if exp.outcome == "pass":
         res.met = res.outcome == "pass"
         return
-    res.met = res.outcome != "pass" and v.signature is not None
+    # The signature is looked for in the guest log, then in the harness's
+    # own findings (a broken trace order is not a guest log line).
+    finding = None
+    if v.signature is None and res.outcome != "pass":
+        finding = next((r for r in res.reasons if re.search(exp.signature, r)), None)
+    res.met = res.outcome != "pass" and (v.signature is not None or finding is not None)
     if v.signature:
         res.evidence = "line %d: %s" % (v.signature.lineno, v.signature.line.strip())
+    elif finding:
+        res.evidence = "harness: %s" % finding
     elif res.outcome == "pass":
         res.reasons.append("expected failure /%s/ but the run passed" % exp.signature)
     else:
@@ -193,7 +200,11 @@ def run_cell(scenario, kernel, paths, results_dir, accel="tcg"):
     if died and not failed:
         failed = ("error", "QEMU exited on its own (status %s)" % m.proc.returncode)
 
-    judge(res, failed, guest_log.check(m.serial_text(), scenario.require,
+    if not failed and scenario.trace_order:
+        reason = qemu_trace.check_order(qemu_trace.read(workdir), scenario.trace_order)
+        if reason:
+            failed = ("fail", reason)
+    judge(res, failed, guest_log.check(m.serial_text(), scenario.require + exp.require,
                                        scenario.forbid, exp.signature, exp.repeat), exp)
     with open(os.path.join(workdir, "result.json"), "w") as f:
         json.dump(res.__dict__, f, indent=1)

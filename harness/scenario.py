@@ -30,6 +30,7 @@ class Expectation:
     outcome: str = "pass"         # pass | fail
     signature: str = ""           # regex the guest log must show when "fail"
     repeat: int = 1               # ... on at least this many lines
+    require: list = field(default_factory=list)  # on top of the scenario's
 
 
 @dataclass
@@ -47,6 +48,8 @@ class Scenario:
     steps: list
     require: list
     forbid: list
+    trace: list = field(default_factory=list)        # QEMU trace event patterns
+    trace_order: list = field(default_factory=list)  # regexes, in order
     expect: dict = field(default_factory=dict)
 
     def expectation(self, kernel):
@@ -105,7 +108,8 @@ def load(path):
         raise ScenarioError("%s: no [scenario] section" % path)
     s = cp["scenario"]
     known = {"description", "groups", "timeout", "smp", "memory", "iommu",
-             "topology", "cmdline", "steps", "require", "forbid"}
+             "topology", "cmdline", "steps", "require", "forbid", "trace",
+             "trace-order"}
     unknown = set(s.keys()) - known
     if unknown:
         raise ScenarioError("%s: unknown key(s) %s" % (path, ", ".join(sorted(unknown))))
@@ -119,6 +123,12 @@ def load(path):
     if timeout <= 0 or smp <= 0:
         raise ScenarioError("%s: timeout and smp must be positive" % path)
     steps = [parse_step(t, path) for t in _lines(s.get("steps", ""))]
+    trace = []
+    for line in _lines(s.get("trace", "")):
+        trace += line.split()
+    trace_order = _regexes(s, "trace-order", path)
+    if trace_order and not trace:
+        raise ScenarioError("%s: trace-order needs trace: the events to record" % path)
     topology = []
     for line in _lines(s.get("topology", "")):
         topology += shlex.split(line)
@@ -128,6 +138,10 @@ def load(path):
         if kernel not in cp:
             continue
         k = cp[kernel]
+        unknown = set(k.keys()) - {"expect", "signature", "repeat", "require"}
+        if unknown:
+            raise ScenarioError("%s: [%s] unknown key(s) %s"
+                                % (path, kernel, ", ".join(sorted(unknown))))
         outcome = k.get("expect", "pass")
         if outcome not in ("pass", "fail"):
             raise ScenarioError("%s: [%s] expect must be pass or fail" % (path, kernel))
@@ -147,7 +161,8 @@ def load(path):
             raise ScenarioError("%s: [%s] repeat: %s" % (path, kernel, e))
         if repeat < 1:
             raise ScenarioError("%s: [%s] repeat must be at least 1" % (path, kernel))
-        expect[kernel] = Expectation(outcome, sig, repeat)
+        expect[kernel] = Expectation(outcome, sig, repeat,
+                                     _regexes(k, "require", path))
 
     return Scenario(
         name=name, path=path,
@@ -161,6 +176,7 @@ def load(path):
         steps=steps,
         require=_regexes(s, "require", path),
         forbid=_regexes(s, "forbid", path),
+        trace=trace, trace_order=trace_order,
         expect=expect,
     )
 

@@ -62,6 +62,21 @@ class Judge(unittest.TestCase):
         self.assertTrue(r.met)
 
 
+class HarnessFinding(unittest.TestCase):
+    ORDER = "trace order: no /inval_completed/ after /cc_device/"
+
+    def test_signature_in_a_finding(self):
+        r = verdict(("fail", self.ORDER), "[1.0] all good\n",
+                    Expectation("fail", r"no /inval_completed/ after"))
+        self.assertTrue(r.met)
+        self.assertEqual(r.evidence, "harness: " + self.ORDER)
+
+    def test_other_finding_does_not_meet_it(self):
+        r = verdict(("fail", "trace order: /ats_enable/ never seen"), "[1.0] all good\n",
+                    Expectation("fail", r"no /inval_completed/ after"))
+        self.assertFalse(r.met)
+
+
 class Repeat(unittest.TestCase):
     def test_signature_must_repeat(self):
         exp = Expectation("fail", "Invalidation Time-out Error: SID 100", 3)

@@ -75,6 +75,22 @@ class Malformed(unittest.TestCase):
     def test_bad_expectation(self):
         self.assertRejected(MINIMAL + "[patched]\nexpect = maybe\n", "must be pass or fail")
 
+    def test_unknown_kernel_key(self):
+        self.assertRejected(MINIMAL + "[patched]\nrequires = x\n", "[patched] unknown key(s) requires")
+
+    def test_per_kernel_require(self):
+        s = self.load(MINIMAL + "[patched]\nrequire =\n    isolated\n    blocked\n")
+        self.assertEqual(s.expectation("patched").require, ["isolated", "blocked"])
+        self.assertEqual(s.expectation("unpatched").require, [])
+
+    def test_trace(self):
+        s = self.load(MINIMAL + "trace = a_* b\n    c\ntrace-order =\n    a_x\n    c\n")
+        self.assertEqual(s.trace, ["a_*", "b", "c"])
+        self.assertEqual(s.trace_order, ["a_x", "c"])
+
+    def test_trace_order_needs_trace(self):
+        self.assertRejected(MINIMAL + "trace-order = a\n", "trace-order needs trace")
+
     def test_bad_timeout(self):
         self.assertRejected(MINIMAL + "timeout = soon\n", "invalid literal")
 

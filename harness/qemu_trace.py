@@ -1,0 +1,37 @@
+"""Assertions on QEMU's own trace: what happened on the wire.
+
+A scenario's `trace` key enables QEMU trace events (written, with the log
+backend, to the cell's qemu-debug.log); its `trace-order` key lists regexes
+that must match trace lines in that order, each one after the line the
+previous one matched. That is how a scenario asserts an order the guest
+cannot see, such as "ATS disabled, then translation blocked, then the ATC
+invalidated" during an orderly removal.
+"""
+import os
+import re
+
+TRACE_LOG = "qemu-debug.log"
+
+
+def read(workdir):
+    try:
+        with open(os.path.join(workdir, TRACE_LOG), errors="replace") as f:
+            return f.read().splitlines()
+    except OSError:
+        return []
+
+
+def check_order(lines, regexes):
+    """None when the regexes match lines in order, else the reason."""
+    pos, prev = 0, None
+    for regex in regexes:
+        r = re.compile(regex)
+        for i in range(pos, len(lines)):
+            if r.search(lines[i]):
+                pos, prev = i + 1, regex
+                break
+        else:
+            if prev is None:
+                return "trace order: /%s/ never seen" % regex
+            return "trace order: no /%s/ after /%s/" % (regex, prev)
+    return None
