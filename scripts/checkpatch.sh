@@ -38,8 +38,12 @@ done < <(cd "$ITE_TOP/hw" && find . -name '*.[ch]' | sed 's|^\./||' | sort)
 
 if [ -n "$(series_files "$ITE_TOP/kernel-patches")" ]; then
 	[ -f "$linux_src/scripts/checkpatch.pl" ] || die "kernel source not unpacked (ninja -C build kernel-unpatched)"
+	# The pinned source is a release tarball without upstream history, so
+	# checkpatch cannot look the ids of Fixes: tags up; they are checked
+	# by hand against the upstream commits (docs/kernel-patches.md).
 	while read -r p; do
-		check "${p#"$ITE_TOP"/}" perl "$linux_src/scripts/checkpatch.pl" --strict --no-tree "$p"
+		check "${p#"$ITE_TOP"/}" perl "$linux_src/scripts/checkpatch.pl" --strict --no-tree \
+			--ignore UNKNOWN_COMMIT_ID "$p"
 	done < <(series_files "$ITE_TOP/kernel-patches")
 fi
 echo "$passed passed, $failed failed"
