@@ -22,7 +22,7 @@ mkdir -p "$out"
 # reads/s of the timed dd in one run's agent transcript: the step prints
 # the guest's /proc/uptime before and after 30000 reads
 rate() {
-	local log=$1/devtlb-rate.patched/agent.log
+	local log=$1/devtlb-rate.legacy.patched/agent.log
 	grep -E '^< [0-9]+ \| [0-9]+\.[0-9]+ [0-9]+\.[0-9]+$' "$log" | tail -n2 |
 		awk '{ t[NR] = $4 } END { printf "%.0f\n", 30000 / (t[2] - t[1]) }'
 }

@@ -11,7 +11,7 @@ import sys
 
 from . import report, scenario
 from .machine import Paths, qemu_command, shell_quote
-from .runner import run_cell
+from .runner import cell_dir, run_cell
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -26,6 +26,9 @@ def parse_args(argv):
                    help="run the scenarios of this group (repeatable)")
     p.add_argument("--kernel", default="all", choices=scenario.KERNELS + ("all",),
                    help="which guest kernel(s) to boot (default: all)")
+    p.add_argument("--mode", default="all", choices=scenario.MODES + ("all",),
+                   help="vIOMMU mode(s) to run each scenario in (default: all "
+                   "the scenario lists)")
     p.add_argument("--accel", default="tcg", choices=("tcg", "kvm"),
                    help="QEMU accelerator (default: tcg; kvm only when usable)")
     p.add_argument("--dry-run", action="store_true",
@@ -111,7 +114,8 @@ def main(argv=None):
         return 0
     chosen = select(scenarios, a.names, a.group)
     kernels = scenario.KERNELS if a.kernel == "all" else (a.kernel,)
-    cells = [(s, k) for s in chosen for k in kernels]
+    cells = [(s, m, k) for s in chosen for m in s.modes
+             if a.mode in ("all", m) for k in kernels]
     if not cells:
         print("1..0 # SKIP no scenario selected")
         return 77
@@ -122,10 +126,10 @@ def main(argv=None):
     build = os.path.abspath(a.build)
 
     if a.dry_run:
-        for s, k in cells:
-            print("# %s [%s]" % (s.name, k))
+        for s, m, k in cells:
+            print("# %s [%s, %s]" % (s.name, m, k))
             print(shell_quote(qemu_command(paths_for(build, k, a.qemu), s,
-                                           "RESULTS/%s.%s" % (s.name, k), a.accel)))
+                                           "RESULTS/" + cell_dir(s, m, k), a.accel, m)))
         return 0
 
     for k in kernels:
@@ -142,10 +146,11 @@ def main(argv=None):
     tap = ["TAP version 13", "1..%d" % len(cells)]
     print("\n".join(tap), flush=True)
     results = []
-    for n, (s, k) in enumerate(cells, 1):
-        print("# running %s [%s] (%d/%d): %s" % (s.name, k, n, len(cells), s.description),
+    for n, (s, m, k) in enumerate(cells, 1):
+        print("# running %s [%s, %s] (%d/%d): %s" % (s.name, m, k, n, len(cells),
+                                                     s.description),
               file=sys.stderr, flush=True)
-        r = run_cell(s, k, paths_for(build, k, a.qemu), results_dir, a.accel)
+        r = run_cell(s, k, paths_for(build, k, a.qemu), results_dir, a.accel, m)
         results.append(r)
         lines = [report.tap_line(n, r)] + report.tap_detail(r)
         tap += lines

@@ -7,7 +7,7 @@ from . import guest_log
 
 def tap_line(n, r):
     status = "ok" if r.met else "not ok"
-    line = "%s %d - %s [%s]: %s" % (status, n, r.scenario, r.kernel, r.summary())
+    line = "%s %d - %s: %s" % (status, n, r.label, r.summary())
     if r.outcome == "timeout" and not r.met:
         line += "; duration=%ds" % int(r.duration)
     return line
@@ -38,7 +38,7 @@ def write_junit(path, results):
                        failures=str(sum(1 for r in results if not r.met)),
                        time="%.2f" % sum(r.duration for r in results))
     for r in results:
-        case = ET.SubElement(suite, "testcase", classname=r.scenario,
+        case = ET.SubElement(suite, "testcase", classname="%s.%s" % (r.scenario, r.mode),
                              name=r.kernel, time="%.2f" % r.duration)
         if not r.met:
             fail = ET.SubElement(case, "failure", message=r.summary()[:500])
@@ -50,37 +50,36 @@ def write_junit(path, results):
 
 def write_markdown(path, results, versions):
     kernels = sorted({r.kernel for r in results}, key=lambda k: (k != "patched", k))
-    scenarios = []
+    rows = []
     for r in results:
-        if r.scenario not in scenarios:
-            scenarios.append(r.scenario)
-    cell = {(r.scenario, r.kernel): r for r in results}
+        if (r.scenario, r.mode) not in rows:
+            rows.append((r.scenario, r.mode))
+    cell = {(r.scenario, r.mode, r.kernel): r for r in results}
     out = ["# ite-lab report", "", closing_line(results), "", "## Versions", ""]
     out += ["- %s: %s" % kv for kv in versions]
     out += ["", "## Matrix", "",
-            "| scenario | " + " | ".join(kernels) + " |",
-            "|---|" + "---|" * len(kernels)]
-    for s in scenarios:
+            "| scenario | mode | " + " | ".join(kernels) + " |",
+            "|---|---|" + "---|" * len(kernels)]
+    for s, m in rows:
         row = []
         for k in kernels:
-            r = cell.get((s, k))
+            r = cell.get((s, m, k))
             if r is None:
                 row.append("")
                 continue
             mark = "PASS" if r.met else "**FAIL**"
             what = "expected failure" if r.expected == "fail" else r.outcome
             row.append("%s (%s, %.1fs)" % (mark, what, r.duration))
-        out.append("| %s | %s |" % (s, " | ".join(row)))
+        out.append("| %s | %s | %s |" % (s, m, " | ".join(row)))
     out += ["", "## Timings", "", "| cell | boot | total | steps |", "|---|---|---|---|"]
     for r in results:
         steps = "; ".join("%s %.1fs" % (t, d) for t, d in r.timings.get("steps", []))
-        out.append("| %s [%s] | %s | %.1fs | %s |" % (
-            r.scenario, r.kernel, r.timings.get("boot", "-"), r.duration, steps))
+        out.append("| %s | %s | %.1fs | %s |" % (
+            r.label, r.timings.get("boot", "-"), r.duration, steps))
     for r in results:
         if r.met and r.expected == "pass":
             continue
-        out += ["", "## %s [%s]: %s" % (r.scenario, r.kernel,
-                                        "expected failure" if r.met else "FAILED"),
+        out += ["", "## %s: %s" % (r.label, "expected failure" if r.met else "FAILED"),
                 "", r.summary(), "", "Command: `%s`" % r.command, "", "```"]
         text = _serial(r)
         lineno = None

@@ -1,4 +1,4 @@
-"""Run one cell of the matrix: one scenario on one kernel.
+"""Run one cell of the matrix: one scenario, in one vIOMMU mode, on one kernel.
 
 The cell's verdict compares what happened with what the scenario expects
 of that kernel:
@@ -26,6 +26,7 @@ class CellResult:
     scenario: str
     kernel: str
     expected: str               # pass | fail
+    mode: str = "legacy"        # the vIOMMU mode
     outcome: str = "pass"       # pass | fail | timeout | error
     met: bool = False           # outcome matches the expectation
     reasons: list = field(default_factory=list)
@@ -34,6 +35,10 @@ class CellResult:
     timings: dict = field(default_factory=dict)
     workdir: str = ""
     command: str = ""
+
+    @property
+    def label(self):
+        return "%s [%s, %s]" % (self.scenario, self.mode, self.kernel)
 
     def summary(self):
         if self.met and self.expected == "fail":
@@ -138,14 +143,18 @@ def judge(res, failed, v, exp):
                               if exp.repeat > 1 else ""))
 
 
-def run_cell(scenario, kernel, paths, results_dir, accel="tcg"):
+def cell_dir(scenario, mode, kernel):
+    return "%s.%s.%s" % (scenario.name, mode, kernel)
+
+
+def run_cell(scenario, kernel, paths, results_dir, accel="tcg", mode="legacy"):
     exp = scenario.expectation(kernel)
-    res = CellResult(scenario.name, kernel, exp.outcome)
-    workdir = os.path.join(results_dir, "%s.%s" % (scenario.name, kernel))
+    res = CellResult(scenario.name, kernel, exp.outcome, mode)
+    workdir = os.path.join(results_dir, cell_dir(scenario, mode, kernel))
     shutil.rmtree(workdir, ignore_errors=True)
     os.makedirs(workdir)
     res.workdir = workdir
-    cmd = qemu_command(paths, scenario, workdir, accel)
+    cmd = qemu_command(paths, scenario, workdir, accel, mode)
     res.command = shell_quote(cmd)
     with open(os.path.join(workdir, "command.sh"), "w") as f:
         f.write(res.command + "\n")

@@ -10,6 +10,9 @@ import shlex
 from dataclasses import dataclass, field
 
 KERNELS = ("patched", "unpatched")
+# The vIOMMU's translation modes: legacy (root/context tables) and scalable
+# (x-scalable-mode=on, PASID tables); the guest driver is told to match.
+MODES = ("legacy", "scalable")
 STEP_KINDS = ("guest", "qmp", "event", "sleep")
 SCENARIO_SUFFIX = ".scenario"
 
@@ -48,6 +51,7 @@ class Scenario:
     steps: list
     require: list
     forbid: list
+    modes: list = field(default_factory=lambda: list(MODES))
     trace: list = field(default_factory=list)        # QEMU trace event patterns
     trace_order: list = field(default_factory=list)  # regexes, in order
     expect: dict = field(default_factory=dict)
@@ -109,7 +113,7 @@ def load(path):
     s = cp["scenario"]
     known = {"description", "groups", "timeout", "smp", "memory", "iommu",
              "topology", "cmdline", "steps", "require", "forbid", "trace",
-             "trace-order"}
+             "trace-order", "modes"}
     unknown = set(s.keys()) - known
     if unknown:
         raise ScenarioError("%s: unknown key(s) %s" % (path, ", ".join(sorted(unknown))))
@@ -123,6 +127,11 @@ def load(path):
     if timeout <= 0 or smp <= 0:
         raise ScenarioError("%s: timeout and smp must be positive" % path)
     steps = [parse_step(t, path) for t in _lines(s.get("steps", ""))]
+    modes = s.get("modes", " ".join(MODES)).split()
+    bad = [m for m in modes if m not in MODES]
+    if bad or not modes:
+        raise ScenarioError("%s: modes must be among %s, got %r"
+                            % (path, ", ".join(MODES), s.get("modes")))
     trace = []
     for line in _lines(s.get("trace", "")):
         trace += line.split()
@@ -176,7 +185,7 @@ def load(path):
         steps=steps,
         require=_regexes(s, "require", path),
         forbid=_regexes(s, "forbid", path),
-        trace=trace, trace_order=trace_order,
+        modes=modes, trace=trace, trace_order=trace_order,
         expect=expect,
     )
 

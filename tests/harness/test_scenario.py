@@ -88,6 +88,11 @@ class Malformed(unittest.TestCase):
         self.assertEqual(s.trace, ["a_*", "b", "c"])
         self.assertEqual(s.trace_order, ["a_x", "c"])
 
+    def test_modes(self):
+        self.assertEqual(self.load(MINIMAL).modes, ["legacy", "scalable"])
+        self.assertEqual(self.load(MINIMAL + "modes = scalable\n").modes, ["scalable"])
+        self.assertRejected(MINIMAL + "modes = nested\n", "modes must be among")
+
     def test_trace_order_needs_trace(self):
         self.assertRejected(MINIMAL + "trace-order = a\n", "trace-order needs trace")
 
