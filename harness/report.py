@@ -10,6 +10,9 @@ def tap_line(n, r):
     line = "%s %d - %s: %s" % (status, n, r.label, r.summary())
     if r.outcome == "timeout" and not r.met:
         line += "; duration=%ds" % int(r.duration)
+    if r.informational:
+        # TAP's TODO: reported, not counted as a failure.
+        line += " # TODO informational column"
     return line
 
 
@@ -28,19 +31,37 @@ def _serial(r):
     return guest_log.read_serial(r.workdir)
 
 
+def gating(results):
+    return [r for r in results if not r.informational]
+
+
 def closing_line(results):
-    passed = sum(1 for r in results if r.met)
-    return "%d passed, %d failed" % (passed, len(results) - passed)
+    """Counts the cells that decide the run; informational ones are in
+    findings_line()."""
+    g = gating(results)
+    passed = sum(1 for r in g if r.met)
+    return "%d passed, %d failed" % (passed, len(g) - passed)
+
+
+def findings_line(results):
+    info = [r for r in results if r.informational]
+    if not info:
+        return None
+    found = sum(1 for r in info if not r.met)
+    return "# informational column (%s): %d as expected, %d findings" % (
+        ", ".join(sorted({r.kernel for r in info})), len(info) - found, found)
 
 
 def write_junit(path, results):
     suite = ET.Element("testsuite", name="ite-lab", tests=str(len(results)),
-                       failures=str(sum(1 for r in results if not r.met)),
+                       failures=str(sum(1 for r in gating(results) if not r.met)),
                        time="%.2f" % sum(r.duration for r in results))
     for r in results:
         case = ET.SubElement(suite, "testcase", classname="%s.%s" % (r.scenario, r.mode),
                              name=r.kernel, time="%.2f" % r.duration)
-        if not r.met:
+        if not r.met and r.informational:
+            ET.SubElement(case, "system-out").text = "informational finding: " + r.summary()
+        elif not r.met:
             fail = ET.SubElement(case, "failure", message=r.summary()[:500])
             fail.text = guest_log.excerpt(_serial(r), tail=60)
         else:
@@ -49,16 +70,22 @@ def write_junit(path, results):
 
 
 def write_markdown(path, results, versions):
-    kernels = sorted({r.kernel for r in results}, key=lambda k: (k != "patched", k))
+    order = ("patched", "unpatched", "sid")
+    kernels = sorted({r.kernel for r in results},
+                     key=lambda k: order.index(k) if k in order else len(order))
     rows = []
     for r in results:
         if (r.scenario, r.mode) not in rows:
             rows.append((r.scenario, r.mode))
     cell = {(r.scenario, r.mode, r.kernel): r for r in results}
-    out = ["# ite-lab report", "", closing_line(results), "", "## Versions", ""]
+    out = ["# ite-lab report", "", closing_line(results)]
+    if findings_line(results):
+        out += ["", findings_line(results).lstrip("# ")]
+    out += ["", "## Versions", ""]
     out += ["- %s: %s" % kv for kv in versions]
     out += ["", "## Matrix", "",
-            "| scenario | mode | " + " | ".join(kernels) + " |",
+            "| scenario | mode | " + " | ".join(
+                k + (" (informational)" if k in ("sid",) else "") for k in kernels) + " |",
             "|---|---|" + "---|" * len(kernels)]
     for s, m in rows:
         row = []
@@ -67,7 +94,7 @@ def write_markdown(path, results, versions):
             if r is None:
                 row.append("")
                 continue
-            mark = "PASS" if r.met else "**FAIL**"
+            mark = "PASS" if r.met else ("finding" if r.informational else "**FAIL**")
             what = "expected failure" if r.expected == "fail" else r.outcome
             row.append("%s (%s, %.1fs)" % (mark, what, r.duration))
         out.append("| %s | %s | %s |" % (s, m, " | ".join(row)))

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from . import guest_log, qemu_trace
 from .machine import AgentError, Machine, qemu_command, shell_quote
+from .scenario import INFORMATIONAL
 
 BOOT_TIMEOUT = 60.0
 
@@ -27,6 +28,7 @@ class CellResult:
     kernel: str
     expected: str               # pass | fail
     mode: str = "legacy"        # the vIOMMU mode
+    informational: bool = False  # a findings column: never fails the run
     outcome: str = "pass"       # pass | fail | timeout | error
     met: bool = False           # outcome matches the expectation
     reasons: list = field(default_factory=list)
@@ -149,7 +151,8 @@ def cell_dir(scenario, mode, kernel):
 
 def run_cell(scenario, kernel, paths, results_dir, accel="tcg", mode="legacy"):
     exp = scenario.expectation(kernel)
-    res = CellResult(scenario.name, kernel, exp.outcome, mode)
+    res = CellResult(scenario.name, kernel, exp.outcome, mode,
+                     kernel in INFORMATIONAL)
     workdir = os.path.join(results_dir, cell_dir(scenario, mode, kernel))
     shutil.rmtree(workdir, ignore_errors=True)
     os.makedirs(workdir)

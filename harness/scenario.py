@@ -9,7 +9,12 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-KERNELS = ("patched", "unpatched")
+KERNELS = ("patched", "unpatched", "sid")
+# The kernels whose cells decide the run. The sid kernel (the newest Linux
+# in Debian's archive, unpatched) is a column of findings: what upstream
+# still gets wrong, reported but never a regression of ite-lab's.
+GATING = ("patched", "unpatched")
+INFORMATIONAL = ("sid",)
 # The vIOMMU's translation modes: legacy (root/context tables) and scalable
 # (x-scalable-mode=on, PASID tables); the guest driver is told to match.
 MODES = ("legacy", "scalable")
