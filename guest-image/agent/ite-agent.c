@@ -38,7 +38,7 @@
 
 #define AGENT_TTY	"/dev/ttyS1"
 #define LINE_MAX_LEN	512
-#define MAX_ARGS	16
+#define MAX_ARGS	64
 #define POLL_MS		50
 
 static FILE *chan;
