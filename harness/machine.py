@@ -37,15 +37,22 @@ class Paths:
 
 def qemu_command(paths, scenario, workdir, accel="tcg", mode="legacy"):
     """The exact command line for one scenario cell (a list of words)."""
-    machine = "q35,accel=%s" % accel
+    machine, accel_opts = "q35", accel
     if accel == "kvm":
         # Interrupt remapping with an in-kernel irqchip needs it split.
         machine += ",kernel-irqchip=split"
+    else:
+        # One thread for all vCPUs (round-robin TCG): multi-threaded TCG
+        # now and then trips an assertion in QEMU's memory map code while
+        # the guest enumerates PCI (iotlb_to_section, physmem.c), and one
+        # host CPU per cell lets cells run in parallel on a small host.
+        accel_opts += ",thread=single"
     cmd = [
         paths.qemu,
         "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
         "-L", paths.firmware,
         "-machine", machine,
+        "-accel", accel_opts,
         "-cpu", "max",
         "-smp", str(scenario.smp),
         "-m", scenario.memory,

@@ -4,10 +4,13 @@ Exit status: 0 when every cell met its expectation, 1 when one did not,
 2 on bad usage or a missing build, 77 when nothing could run (skipped).
 """
 import argparse
+import concurrent.futures
 import datetime
+import multiprocessing
 import os
 import subprocess
 import sys
+import time
 
 from . import report, scenario
 from .machine import Paths, qemu_command, shell_quote
@@ -31,6 +34,8 @@ def parse_args(argv):
                    "the scenario lists)")
     p.add_argument("--accel", default="tcg", choices=("tcg", "kvm"),
                    help="QEMU accelerator (default: tcg; kvm only when usable)")
+    p.add_argument("-j", "--jobs", type=int, default=default_jobs(),
+                   help="cells to run at once (default: %(default)s; ITE_TEST_JOBS)")
     p.add_argument("--dry-run", action="store_true",
                    help="print the QEMU command of every cell, run nothing")
     p.add_argument("--build", default=os.environ.get("ITE_BUILD", os.path.join(TOP, "build")),
@@ -97,12 +102,51 @@ def versions(build):
     return out
 
 
+def _run_one(job):
+    s, m, k, paths, results_dir, accel = job
+    return run_cell(s, k, paths, results_dir, accel, m)
+
+
+def run_cells(cells, build, results_dir, a):
+    """Run the cells, a.jobs at a time, each in its own process (QEMU's
+    QMP library wants a thread of its own for its event loop), and yield
+    (number, result) in the order of `cells` as results come in."""
+    jobs = [(s, m, k, paths_for(build, k, a.qemu), results_dir, a.accel)
+            for s, m, k in cells]
+    ctx = multiprocessing.get_context("fork")
+    with concurrent.futures.ProcessPoolExecutor(a.jobs, mp_context=ctx) as pool:
+        futures = []
+        for n, job in enumerate(jobs, 1):
+            futures.append(pool.submit(_run_one, job))
+        done = 0
+        for n, f in enumerate(futures, 1):
+            s, m, k = cells[n - 1]
+            print("# waiting for %s [%s, %s] (%d/%d, %d done)"
+                  % (s.name, m, k, n, len(cells), done), file=sys.stderr, flush=True)
+            r = f.result()
+            done += 1
+            yield n, r
+
+
+def default_jobs():
+    """Cells in parallel: one per two host CPUs, at least one. Each guest
+    has two vCPUs that are mostly idle; more than that starves the TCG
+    threads and turns timing into noise."""
+    env = os.environ.get("ITE_TEST_JOBS")
+    if env:
+        return max(1, int(env))
+    return max(1, (os.cpu_count() or 1) // 2 + 1)
+
+
 def kvm_usable():
     return os.access("/dev/kvm", os.R_OK | os.W_OK)
 
 
 def main(argv=None):
     a = parse_args(sys.argv[1:] if argv is None else argv)
+    if a.jobs < 1:
+        print("run-tests.sh: --jobs must be at least 1", file=sys.stderr)
+        return 2
     try:
         scenarios = scenario.load_dir(a.scenarios)
     except scenario.ScenarioError as e:
@@ -153,16 +197,15 @@ def main(argv=None):
 
     tap = ["TAP version 13", "1..%d" % len(cells)]
     print("\n".join(tap), flush=True)
+    t0 = time.monotonic()
     results = []
-    for n, (s, m, k) in enumerate(cells, 1):
-        print("# running %s [%s, %s] (%d/%d): %s" % (s.name, m, k, n, len(cells),
-                                                     s.description),
-              file=sys.stderr, flush=True)
-        r = run_cell(s, k, paths_for(build, k, a.qemu), results_dir, a.accel, m)
+    for n, r in run_cells(cells, build, results_dir, a):
         results.append(r)
         lines = [report.tap_line(n, r)] + report.tap_detail(r)
         tap += lines
         print("\n".join(lines), flush=True)
+    print("# %d cells in %.0fs with %d jobs" % (len(cells), time.monotonic() - t0, a.jobs),
+          file=sys.stderr)
     findings = report.findings_line(results)
     if findings:
         print(findings)
