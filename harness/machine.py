@@ -19,6 +19,10 @@ from . import guest_log
 # Interrupt-remapped IO-APIC"); virtual machines skip it.
 BASE_CMDLINE = "console=ttyS0,115200 loglevel=7 panic=-1 printk.time=1 no_timer_check"
 
+# Recorded in every cell, for the timeline in the report.
+TIMELINE_EVENTS = ("vtd_devtlb_inv_submit", "vtd_devtlb_inv_complete",
+                   "vtd_devtlb_inv_timeout", "vtd_inv_qi_ite_clear")
+
 # Per vIOMMU mode: the intel-iommu properties added and the guest driver's
 # matching option (6.12 would pick scalable mode by itself when offered;
 # saying it keeps each cell's mode explicit in its command).
@@ -77,8 +81,11 @@ def qemu_command(paths, scenario, workdir, accel="tcg", mode="legacy"):
         "-mon", "chardev=qmp,mode=control",
         "-D", os.path.join(workdir, "qemu-debug.log"),
     ]
-    # Trace events go to the same log (QEMU's "log" trace backend).
-    for pattern in scenario.trace:
+    # Trace events go to the same log (QEMU's "log" trace backend), each
+    # with its wall-clock time: the invalidation timeline of every cell
+    # (harness/timeline.py), plus the scenario's own.
+    cmd += ["-msg", "timestamp=on"]
+    for pattern in TIMELINE_EVENTS + tuple(scenario.trace):
         cmd += ["-trace", pattern]
     return cmd
 
@@ -211,8 +218,10 @@ class Machine:
         return self.proc is not None and self.proc.poll() is None
 
     def log_qmp(self, direction, obj):
-        self.qmp_log.write("%8.3f %s %s\n" % (time.monotonic() - self.started,
-                                               direction, obj))
+        # Seconds since start, then the wall clock that QMP event
+        # timestamps and QEMU's trace (-msg timestamp=on) also use.
+        self.qmp_log.write("%8.3f %.6f %s %s\n" % (time.monotonic() - self.started,
+                                                    time.time(), direction, obj))
         self.qmp_log.flush()
 
     def execute(self, command, args):

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-from . import report, scenario
+from . import report, report_html, scenario
 from .machine import Paths, qemu_command, shell_quote
 from .runner import cell_dir, run_cell
 
@@ -216,6 +216,9 @@ def main(argv=None):
     with open(os.path.join(results_dir, "results.tap"), "w") as f:
         f.write("\n".join(tap) + "\n")
     report.write_junit(os.path.join(results_dir, "junit.xml"), results)
-    report.write_markdown(os.path.join(results_dir, "report.md"), results, versions(build))
-    print("# report: %s" % os.path.join(results_dir, "report.md"), file=sys.stderr)
+    vs = versions(build)
+    report.write_markdown(os.path.join(results_dir, "report.md"), results, vs)
+    report_html.write_html(os.path.join(results_dir, "report.html"), results, vs)
+    print("# report: %s (and report.html)" % os.path.join(results_dir, "report.md"),
+          file=sys.stderr)
     return 0 if all(r.met for r in report.gating(results)) else 1

@@ -35,3 +35,14 @@ def check_order(lines, regexes):
                 return "trace order: /%s/ never seen" % regex
             return "trace order: no /%s/ after /%s/" % (regex, prev)
     return None
+
+
+def slice_around(lines, regex=r"vtd_devtlb_inv_timeout|vtd_inv_qi_ite_clear",
+                 before=20, after=20, tail=40):
+    """The trace lines around the first match of regex (the first ITE, by
+    default), or the last `tail` lines when nothing matches."""
+    r = re.compile(regex)
+    for i, ln in enumerate(lines):
+        if r.search(ln):
+            return lines[max(0, i - before):i + after]
+    return lines[-tail:]

@@ -1,8 +1,10 @@
 """Results of a run: TAP on stdout, and results.tap, junit.xml and
 report.md in the run's results directory."""
+import os
 import xml.etree.ElementTree as ET
 
-from . import guest_log
+from . import guest_log, qemu_trace
+from .scenario import INFORMATIONAL
 
 
 def tap_line(n, r):
@@ -69,15 +71,61 @@ def write_junit(path, results):
     ET.ElementTree(suite).write(path, encoding="unicode", xml_declaration=True)
 
 
-def write_markdown(path, results, versions):
-    order = ("patched", "unpatched", "sid")
+KERNEL_ORDER = ("patched", "unpatched", "sid")
+FIGURES = (("unplug_ms", "unplug"), ("ite", "ITEs"), ("ite_to_clear_ms", "ITE→cleared"),
+           ("ite_recovery_ms", "ITE recovery"))
+
+
+def matrix(results):
+    """(kernels, rows, cells): the columns in order, the (scenario, mode)
+    rows in run order, and the results by (scenario, mode, kernel)."""
     kernels = sorted({r.kernel for r in results},
-                     key=lambda k: order.index(k) if k in order else len(order))
+                     key=lambda k: KERNEL_ORDER.index(k) if k in KERNEL_ORDER else 9)
     rows = []
     for r in results:
         if (r.scenario, r.mode) not in rows:
             rows.append((r.scenario, r.mode))
-    cell = {(r.scenario, r.mode, r.kernel): r for r in results}
+    return kernels, rows, {(r.scenario, r.mode, r.kernel): r for r in results}
+
+
+def mark(r):
+    if r.met:
+        return "PASS"
+    return "finding" if r.informational else "FAIL"
+
+
+def what(r):
+    return "expected failure" if r.expected == "fail" and r.met else r.outcome
+
+
+def figure(r, key):
+    v = r.timings.get(key)
+    if v is None:
+        return "-"
+    return str(v) if key == "ite" else "%.0f ms" % v if v < 10000 else "%.1f s" % (v / 1000)
+
+
+def detailed(results):
+    """The cells worth a closer look: failures, expected failures, and
+    those with a timeline (something timed out or a device went away)."""
+    return [r for r in results
+            if not r.met or r.expected == "fail"
+            or os.path.exists(os.path.join(r.workdir, "timeline.svg"))]
+
+
+def guest_slice(r):
+    lineno = None
+    if r.evidence.startswith("line "):
+        lineno = int(r.evidence.split()[1].rstrip(":"))
+    return guest_log.excerpt(_serial(r), around=lineno, tail=60)
+
+
+def trace_slice(r):
+    return "\n".join(qemu_trace.slice_around(qemu_trace.read(r.workdir)))
+
+
+def write_markdown(path, results, versions):
+    kernels, rows, cell = matrix(results)
     out = ["# ite-lab report", "", closing_line(results)]
     if findings_line(results):
         out += ["", findings_line(results).lstrip("# ")]
@@ -85,7 +133,7 @@ def write_markdown(path, results, versions):
     out += ["- %s: %s" % kv for kv in versions]
     out += ["", "## Matrix", "",
             "| scenario | mode | " + " | ".join(
-                k + (" (informational)" if k in ("sid",) else "") for k in kernels) + " |",
+                k + (" (informational)" if k in INFORMATIONAL else "") for k in kernels) + " |",
             "|---|---|" + "---|" * len(kernels)]
     for s, m in rows:
         row = []
@@ -94,24 +142,24 @@ def write_markdown(path, results, versions):
             if r is None:
                 row.append("")
                 continue
-            mark = "PASS" if r.met else ("finding" if r.informational else "**FAIL**")
-            what = "expected failure" if r.expected == "fail" else r.outcome
-            row.append("%s (%s, %.1fs)" % (mark, what, r.duration))
+            label = mark(r) if r.met else "**%s**" % mark(r)
+            row.append("%s (%s, %.1fs)" % (label, what(r), r.duration))
         out.append("| %s | %s | %s |" % (s, m, " | ".join(row)))
-    out += ["", "## Timings", "", "| cell | boot | total | steps |", "|---|---|---|---|"]
+    out += ["", "## Timings", "",
+            "| cell | boot | total | " + " | ".join(n for _, n in FIGURES) + " |",
+            "|---|---|---|" + "---|" * len(FIGURES)]
     for r in results:
-        steps = "; ".join("%s %.1fs" % (t, d) for t, d in r.timings.get("steps", []))
         out.append("| %s | %s | %.1fs | %s |" % (
-            r.label, r.timings.get("boot", "-"), r.duration, steps))
-    for r in results:
-        if r.met and r.expected == "pass":
-            continue
-        out += ["", "## %s: %s" % (r.label, "expected failure" if r.met else "FAILED"),
-                "", r.summary(), "", "Command: `%s`" % r.command, "", "```"]
-        text = _serial(r)
-        lineno = None
-        if r.evidence.startswith("line "):
-            lineno = int(r.evidence.split()[1].rstrip(":"))
-        out += [guest_log.excerpt(text, around=lineno, tail=80), "```"]
+            r.label, r.timings.get("boot", "-"), r.duration,
+            " | ".join(figure(r, k) for k, _ in FIGURES)))
+    for r in detailed(results):
+        head = "FAILED" if not r.met and not r.informational else what(r)
+        out += ["", "## %s: %s" % (r.label, head), "", r.summary(), "",
+                "Command: `%s`" % r.command, ""]
+        svg = os.path.join(r.workdir, "timeline.svg")
+        if os.path.exists(svg):
+            out += ["Timeline: `%s`" % os.path.relpath(svg, os.path.dirname(path)), ""]
+        out += ["Guest log:", "", "```", guest_slice(r), "```", "",
+                "QEMU trace:", "", "```", trace_slice(r), "```"]
     with open(path, "w") as f:
         f.write("\n".join(out) + "\n")

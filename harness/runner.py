@@ -15,7 +15,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 
-from . import guest_log, qemu_trace
+from . import guest_log, qemu_trace, timeline
 from .machine import AgentError, Machine, qemu_command, shell_quote
 from .scenario import INFORMATIONAL
 
@@ -212,6 +212,11 @@ def run_cell(scenario, kernel, paths, results_dir, accel="tcg", mode="legacy"):
     if died and not failed:
         failed = ("error", "QEMU exited on its own (status %s)" % m.proc.returncode)
 
+    evs = timeline.events(workdir)
+    res.timings.update(timeline.figures(evs))
+    if timeline.interesting(evs):
+        with open(os.path.join(workdir, "timeline.svg"), "w") as f:
+            f.write(timeline.svg(evs, res.label))
     if not failed and scenario.trace_order:
         reason = qemu_trace.check_order(qemu_trace.read(workdir), scenario.trace_order)
         if reason:
