@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Wall time of the scenario matrix (figures only; nothing is asserted):
+# runs ./run-tests.sh with the arguments given (default: the whole default
+# matrix) and prints the total wall time, then per scenario the sum and
+# the longest of its cells' durations, from each cell's result.json.
+#
+#   bench/matrix-time.sh [run-tests.sh ARGS...]
+set -euo pipefail
+. "$(dirname "$0")/../scripts/lib.sh"
+
+out=$ITE_BUILD/bench/matrix-time
+rm -rf "$out"
+start=$SECONDS
+"$ITE_TOP/run-tests.sh" --build "$ITE_BUILD" --results "$out" "$@" >"$out.tap" 2>"$out.log" ||
+	log "not every cell met its expectation (see $out.tap)"
+wall=$((SECONDS - start))
+
+"$ITE_PYTHON" - "$out" "$wall" <<'PY'
+import glob, json, os, sys
+out, wall = sys.argv[1], int(sys.argv[2])
+per = {}
+for f in sorted(glob.glob(os.path.join(out, "*", "result.json"))):
+    r = json.load(open(f))
+    per.setdefault(r["scenario"], []).append(r["duration"])
+cells = sum(len(v) for v in per.values())
+print("matrix: %d cells, %d s wall (%.0f s of cell time)"
+      % (cells, wall, sum(sum(v) for v in per.values())))
+print("%-36s %6s %10s %10s" % ("scenario", "cells", "sum", "longest"))
+for name, ds in sorted(per.items(), key=lambda kv: -sum(kv[1])):
+    print("%-36s %6d %9.1fs %9.1fs" % (name, len(ds), sum(ds), max(ds)))
+PY
+tail -n 1 "$out.tap"
