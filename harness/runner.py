@@ -124,6 +124,10 @@ def judge(res, failed, v, exp):
     res.reasons += ["required line missing: /%s/" % r for r in v.missing]
     res.reasons += ["forbidden %s at line %d: %s" % (h.what, h.lineno, h.line.strip())
                     for h in v.forbidden]
+    if failed and failed[1].startswith(SANITIZER_REASON):
+        # QEMU misbehaved: no expectation of the guest covers that.
+        res.met = False
+        return
     if exp.outcome == "pass":
         res.met = res.outcome == "pass"
         return
@@ -143,6 +147,24 @@ def judge(res, failed, v, exp):
         res.reasons.append("failed, but not with the expected signature /%s/%s"
                            % (exp.signature, " (%d times)" % exp.repeat
                               if exp.repeat > 1 else ""))
+
+
+# What a QEMU built with sanitizers (scripts/build-qemu.sh --asan) prints
+# on its stderr when it finds something.
+SANITIZER = re.compile(r"ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error: ")
+SANITIZER_REASON = "QEMU sanitizer report: "
+
+
+def qemu_sanitizer_report(workdir):
+    """The first sanitizer line in the cell's qemu.stderr, or None."""
+    try:
+        with open(os.path.join(workdir, "qemu.stderr"), errors="replace") as f:
+            for ln in f:
+                if SANITIZER.search(ln):
+                    return ln.strip()
+    except OSError:
+        pass
+    return None
 
 
 def cell_dir(scenario, mode, kernel):
@@ -212,6 +234,11 @@ def run_cell(scenario, kernel, paths, results_dir, accel="tcg", mode="legacy"):
     if died and not failed:
         failed = ("error", "QEMU exited on its own (status %s)" % m.proc.returncode)
 
+    sanitizer = qemu_sanitizer_report(workdir)
+    if sanitizer:
+        # Whatever the guest did, QEMU must not misbehave: fail the cell
+        # even where a failure was expected.
+        failed = ("error", SANITIZER_REASON + sanitizer)
     evs = timeline.events(workdir)
     res.timings.update(timeline.figures(evs))
     if timeline.interesting(evs):

@@ -77,6 +77,15 @@ class HarnessFinding(unittest.TestCase):
         self.assertFalse(r.met)
 
 
+class Sanitizer(unittest.TestCase):
+    def test_sanitizer_report_fails_even_an_expected_failure(self):
+        from harness.runner import SANITIZER_REASON
+        r = verdict(("error", SANITIZER_REASON + "ERROR: AddressSanitizer: heap-use-after-free"),
+                    ITE * 3, Expectation("fail", "Invalidation Time-out Error: SID 100"))
+        self.assertFalse(r.met)
+        self.assertEqual(r.outcome, "error")
+
+
 class Repeat(unittest.TestCase):
     def test_signature_must_repeat(self):
         exp = Expectation("fail", "Invalidation Time-out Error: SID 100", 3)
