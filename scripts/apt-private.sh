@@ -8,6 +8,9 @@
 #   source/  the suites the pinned sources come from (trixie, with updates
 #            and security, deb and deb-src); used only to download, never
 #            to install, so trixie binaries can never leak onto the host.
+#   sid/     sid's (unstable's) deb-src only, for the informational "sid"
+#            kernel: "apt-get source linux" there can only mean sid's.
+#            Separate so that the pinned sources never depend on it.
 #
 # The archive's address is taken from the system's own apt configuration,
 # so ite-lab uses whatever mirror the machine is set up with.
@@ -54,16 +57,23 @@ apt_private_write() {
 			fi
 		} >"$dir/sources.list.new"
 		;;
+	sid)
+		echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $main $ITE_SID_SUITE main" \
+			>"$dir/sources.list.new"
+		;;
 	*) die "apt_private_write: unknown configuration '$name'" ;;
 	esac
 	mv "$dir/sources.list.new" "$dir/sources.list"
 }
 
-# apt_private NAME ARGS...: run apt-get with configuration NAME.
+# apt_private [--cache] NAME ARGS...: run apt-get (apt-cache with --cache)
+# with configuration NAME.
 apt_private() {
-	local name=$1 dir=$ITE_CACHE/apt/$1
+	local tool=apt-get name dir
+	[ "$1" = --cache ] && { tool=apt-cache; shift; }
+	name=$1 dir=$ITE_CACHE/apt/$1
 	shift
-	apt-get -q \
+	"$tool" -q \
 		-o Dir::Etc::SourceList="$dir/sources.list" \
 		-o Dir::Etc::SourceParts="$dir/parts" \
 		-o Dir::State::Lists="$dir/lists" \
@@ -85,4 +95,38 @@ apt_private_update() {
 	log "apt: updating the private '$name' indexes"
 	apt_private "$name" update >&2 || die "apt-get update failed for the private '$name' configuration"
 	cp "$dir/sources.list" "$dir/updated"
+}
+
+# apt_fetch NAME KIND PKG...: with configuration NAME, download what
+# "apt-get KIND --print-uris PKG..." lists (KIND is "source" or "download")
+# into $ITE_CACHE/downloads, check each file against the SHA256 of the
+# archive's signed indexes and print the file names. Files already in the
+# cache with the right hash are not downloaded again.
+apt_fetch() {
+	local conf=$1 kind=$2 dest=$ITE_CACHE/downloads uris name hash
+	shift 2
+	mkdir -p "$dest"
+	uris=$(apt_private "$conf" "$kind" --print-uris "$@" 2>/dev/null | grep "^'") ||
+		die "apt cannot find '$*' in the private '$conf' configuration ($(apt_suites "$conf")); check the suite names"
+	while read -r _ name _ hash; do
+		hash=${hash#SHA256:}
+		[ ${#hash} -eq 64 ] || die "no SHA256 for $name in the archive index"
+		if [ -f "$dest/$name" ] && echo "$hash  $dest/$name" | sha256sum -c --status; then
+			echo "$name"
+			continue
+		fi
+		log "downloading $name"
+		(cd "$dest" && rm -f "$name" &&
+			apt_private "$conf" "$kind" -d "${@}" >&2) ||
+			die "download of $* failed"
+		echo "$hash  $dest/$name" | sha256sum -c --status ||
+			die "$name does not match the archive's SHA256 $hash"
+		echo "$name"
+	done <<<"$uris"
+}
+
+# apt_suites NAME: the suites configuration NAME reads, for messages.
+apt_suites() {
+	awk '{ print $(NF - 1) }' "$ITE_CACHE/apt/$1/sources.list" 2>/dev/null |
+		sort -u | paste -sd' '
 }

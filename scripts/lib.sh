@@ -17,6 +17,10 @@ ITE_PYTHON=${ITE_PYTHON:-/usr/bin/python3}
 ITE_QEMU_SUITE=${ITE_QEMU_SUITE:-trixie}
 ITE_LINUX_SUITE=${ITE_LINUX_SUITE:-trixie}
 ITE_LINUX_PKG=${ITE_LINUX_PKG:-linux-source-6.12}
+# The informational "sid" kernel: the newest Linux Debian's archive ships
+# (this suite's "linux" source package), unpatched; it moves with the suite.
+ITE_SID_SUITE=${ITE_SID_SUITE:-unstable}
+ITE_SID_PKG=${ITE_SID_PKG:-linux}
 
 export ITE_TOP ITE_CACHE ITE_BUILD ITE_JOBS ITE_PYTHON
 
