@@ -112,6 +112,19 @@ def _run_step(m, step, deadline, stop=None):
     return "unknown step kind %s" % step.kind
 
 
+def _all_steps(scenario):
+    """(step, cycle number, last step of its cycle) in the order they run:
+    the steps (cycle 0), the cycle block `cycles` times, then the after
+    block (cycle 0)."""
+    for step in scenario.steps:
+        yield step, 0, False
+    for n in range(1, scenario.cycles + 1):
+        for i, step in enumerate(scenario.cycle):
+            yield step.in_cycle(n), n, i == len(scenario.cycle) - 1
+    for step in scenario.after:
+        yield step, 0, False
+
+
 def judge(res, failed, v, exp):
     """Fill res.outcome, res.reasons, res.met and res.evidence from how the
     run ended (`failed`: None or (outcome, reason)), the log verdict `v`
@@ -201,18 +214,29 @@ def run_cell(scenario, kernel, paths, results_dir, accel="tcg", mode="legacy"):
                 stop = _log_watch(m, exp.signature, exp.repeat)
             else:
                 stop = _log_watch(m, "|".join(r for _, r in guest_log.WEDGED))
-            for step in scenario.steps:
+            cycle_start, cycle_times = {}, []
+            for step, n, last in _all_steps(scenario):
                 ts = time.monotonic()
+                cycle_start.setdefault(n, ts)
                 reason = _run_step(m, step, deadline, stop)
-                res.timings.setdefault("steps", []).append(
-                    [step.text, round(time.monotonic() - ts, 2)])
+                if n == 0:
+                    res.timings.setdefault("steps", []).append(
+                        [step.text, round(time.monotonic() - ts, 2)])
+                elif last or reason:
+                    cycle_times.append(time.monotonic() - cycle_start[n])
                 if reason:
+                    if n:
+                        reason = "cycle %d of %d: %s" % (n, scenario.cycles, reason)
                     failed = ("timeout" if reason.startswith("timeout") else "fail", reason)
                     break
                 if not m.alive():
                     failed = ("error", "QEMU exited (status %s) during '%s'"
                               % (m.proc.returncode, step.text))
                     break
+            if cycle_times:
+                res.timings["cycles"] = len(cycle_times)
+                res.timings["cycle_mean_s"] = round(sum(cycle_times) / len(cycle_times), 2)
+                res.timings["cycle_max_s"] = round(max(cycle_times), 2)
     except (AgentError, OSError) as e:
         failed = ("error", "harness: %s" % e)
     except Exception as e:  # QMP connection errors come in many types

@@ -32,6 +32,12 @@ class Step:
     words: list         # the rest of the line, shell-split
     text: str           # the line as written, for reports
 
+    def in_cycle(self, n):
+        """The step as run in cycle n: "{n}" replaced by the number."""
+        sub = str(n)
+        return Step(self.kind, [w.replace("{n}", sub) for w in self.words],
+                    self.text.replace("{n}", sub))
+
 
 @dataclass
 class Expectation:
@@ -56,6 +62,9 @@ class Scenario:
     steps: list
     require: list
     forbid: list
+    cycle: list = field(default_factory=list)   # steps repeated `cycles` times
+    cycles: int = 0
+    after: list = field(default_factory=list)   # steps run once after the cycles
     modes: list = field(default_factory=lambda: list(MODES))
     trace: list = field(default_factory=list)        # QEMU trace event patterns
     trace_order: list = field(default_factory=list)  # regexes, in order
@@ -118,7 +127,7 @@ def load(path):
     s = cp["scenario"]
     known = {"description", "groups", "timeout", "smp", "memory", "iommu",
              "topology", "cmdline", "steps", "require", "forbid", "trace",
-             "trace-order", "modes"}
+             "trace-order", "modes", "cycle", "cycles", "after"}
     unknown = set(s.keys()) - known
     if unknown:
         raise ScenarioError("%s: unknown key(s) %s" % (path, ", ".join(sorted(unknown))))
@@ -127,11 +136,16 @@ def load(path):
     try:
         timeout = int(s.get("timeout", "120"))
         smp = int(s.get("smp", "2"))
+        cycles = int(s.get("cycles", "0"))
     except ValueError as e:
         raise ScenarioError("%s: %s" % (path, e))
     if timeout <= 0 or smp <= 0:
         raise ScenarioError("%s: timeout and smp must be positive" % path)
     steps = [parse_step(t, path) for t in _lines(s.get("steps", ""))]
+    cycle = [parse_step(t, path) for t in _lines(s.get("cycle", ""))]
+    after = [parse_step(t, path) for t in _lines(s.get("after", ""))]
+    if cycles < 0 or bool(cycles) != bool(cycle):
+        raise ScenarioError("%s: cycle and cycles go together (cycles >= 1)" % path)
     modes = s.get("modes", " ".join(MODES)).split()
     bad = [m for m in modes if m not in MODES]
     if bad or not modes:
@@ -187,7 +201,7 @@ def load(path):
         iommu=s.get("iommu", "intremap=on,device-iotlb=on").strip(),
         topology=topology,
         cmdline=" ".join(_lines(s.get("cmdline", ""))),
-        steps=steps,
+        steps=steps, cycle=cycle, cycles=cycles, after=after,
         require=_regexes(s, "require", path),
         forbid=_regexes(s, "forbid", path),
         modes=modes, trace=trace, trace_order=trace_order,

@@ -93,6 +93,18 @@ class Malformed(unittest.TestCase):
         self.assertEqual(self.load(MINIMAL + "modes = scalable\n").modes, ["scalable"])
         self.assertRejected(MINIMAL + "modes = nested\n", "modes must be among")
 
+    def test_cycles(self):
+        s = self.load(MINIMAL + "cycles = 2\ncycle =\n    qmp device_add id=d{n}\n"
+                      "after = guest ping\n")
+        self.assertEqual(s.cycles, 2)
+        self.assertEqual(s.cycle[0].in_cycle(7).words, ["device_add", "id=d7"])
+        self.assertEqual(s.cycle[0].in_cycle(7).text, "qmp device_add id=d7")
+        self.assertEqual(len(s.after), 1)
+
+    def test_cycle_needs_cycles(self):
+        self.assertRejected(MINIMAL + "cycle = guest ping\n", "cycle and cycles go together")
+        self.assertRejected(MINIMAL + "cycles = 3\n", "cycle and cycles go together")
+
     def test_trace_order_needs_trace(self):
         self.assertRejected(MINIMAL + "trace-order = a\n", "trace-order needs trace")
 
