@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# Build a guest kernel from Debian's linux-source-6.12.
+# Build a guest kernel.
 #
-#   scripts/build-kernel.sh patched|unpatched
+#   scripts/build-kernel.sh patched|unpatched|sid
 #
-# unpatched: the pinned base as Debian ships it.
+# unpatched: the pinned base as Debian ships it (linux-source-6.12).
 # patched:   the same with kernel-patches/series applied.
-# Both use tinyconfig + guest-image/kernel.config and build in their own
-# tree with the same relative layout, so ccache serves the second build from
-# the first and only the patched files really compile.
+# sid:       informational: the newest Linux Debian ships, sid's "linux"
+#            source package as scripts/fetch-sid.sh last fetched it,
+#            dpkg-source -x (Debian's patches), no kernel-patches/.
+# All use tinyconfig + guest-image/kernel.config and build in their own
+# tree with the same relative layout, so ccache serves the second 6.12
+# build from the first and only the patched files really compile.
 #
-# Output: $ITE_BUILD/linux/FLAVOUR/src/arch/x86/boot/bzImage
+# Output: $ITE_BUILD/linux/FLAVOUR/src/arch/x86/boot/bzImage and
+# $ITE_BUILD/linux/FLAVOUR/kernelrelease
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$ITE_TOP/scripts/tree.sh"
@@ -17,8 +21,8 @@ set -euo pipefail
 
 flavour=${1:-}
 case $flavour in
-patched | unpatched) ;;
-*) die "usage: build-kernel.sh patched|unpatched" ;;
+patched | unpatched | sid) ;;
+*) die "usage: build-kernel.sh patched|unpatched|sid" ;;
 esac
 
 need make build-essential
@@ -32,17 +36,34 @@ need ccache ccache
 
 load_versions
 
+# sid_fetched: sid's linux source is recorded and in the download cache.
+sid_fetched() {
+	[ -n "${LINUX_SID_DSC:-}" ] && [ -f "$ITE_CACHE/downloads/$LINUX_SID_DSC" ]
+}
+if [ "$flavour" = sid ]; then
+	if ! sid_fetched; then
+		log "linux (sid): sid's linux source is not fetched yet; fetching it"
+		"$ITE_TOP/scripts/fetch-sid.sh" || true
+		load_versions
+	fi
+	sid_fetched || die "the sid kernel cannot be built: sid's linux source package was not fetched" \
+		"(scripts/fetch-sid.sh failed; see above). The patched and unpatched kernels do not need it."
+	base=$LINUX_SID_DSC base_version=$LINUX_SID_VERSION
+else
+	base=$LINUX_DEB base_version=$LINUX_DEB_VERSION
+fi
+
 top=$ITE_BUILD/linux/$flavour
 src=$top/src
 fragment=$ITE_TOP/guest-image/kernel.config
 mkdir -p "$top"
 
-if ! stamp_ok "$src/.ite-lab/base" "$LINUX_DEB"; then
-	log "linux ($flavour): extracting $LINUX_DEB"
+if ! stamp_ok "$src/.ite-lab/base" "$base"; then
+	log "linux ($flavour): extracting $base"
 	rm -rf "$src"
-	extract_linux "$src"
+	if [ "$flavour" = sid ]; then extract_linux_sid "$src"; else extract_linux "$src"; fi
 	mkdir -p "$src/.ite-lab"
-	echo "$LINUX_DEB" >"$src/.ite-lab/base"
+	echo "$base" >"$src/.ite-lab/base"
 fi
 
 if [ "$flavour" = patched ]; then
@@ -53,10 +74,10 @@ if [ "$flavour" = patched ]; then
 	}
 fi
 
-# Fixed build identity: the two flavours differ only in their sources and
+# Fixed build identity: the flavours differ only in their sources and
 # their release string, and a rebuild does not recompile for a new date.
 export KBUILD_BUILD_USER=ite-lab KBUILD_BUILD_HOST=ite-lab
-export KBUILD_BUILD_TIMESTAMP="${LINUX_DEB_VERSION}"
+export KBUILD_BUILD_TIMESTAMP="$base_version"
 export CCACHE_BASEDIR=$ITE_BUILD/linux CCACHE_NOHASHDIR=1
 kmake() {
 	make -C "$src" ARCH=x86_64 CC="ccache gcc" HOSTCC="ccache gcc" \
@@ -81,4 +102,12 @@ kmake bzImage modules >"$top/build.log" 2>&1 || {
 	die "kernel build failed ($flavour); full log: $top/build.log"
 }
 kmake -s kernelrelease >"$top/kernelrelease"
+if [ "$flavour" = sid ] && [ -f "$ITE_BUILD/versions.env" ]; then
+	# The report's versions: the sid kernel's are the ones just built.
+	{
+		grep -v '^LINUX_SID_' "$ITE_BUILD/versions.env"
+		grep '^LINUX_SID_' "$ITE_CACHE/versions.env"
+	} >"$ITE_BUILD/versions.env.new"
+	mv "$ITE_BUILD/versions.env.new" "$ITE_BUILD/versions.env"
+fi
 log "linux ($flavour): $(cat "$top/kernelrelease"), $src/arch/x86/boot/bzImage"

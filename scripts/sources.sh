@@ -30,6 +30,19 @@ extract_linux() {
 	rm -rf "$tmp"
 }
 
+# extract_linux_sid DEST: sid's linux source package, with Debian's patches
+# applied (dpkg-source -x; the files were checked against the archive's
+# SHA256 when fetched). Debian's debian/ directory comes along, unused.
+extract_linux_sid() {
+	local dest=$1 tmp
+	need dpkg-source dpkg-dev
+	tmp=$(mktemp -d "$(dirname "$dest")/.extract.XXXXXX")
+	dpkg-source --no-check -x "$ITE_CACHE/downloads/$LINUX_SID_DSC" "$tmp/linux" >/dev/null ||
+		{ rm -rf "$tmp"; die "dpkg-source -x failed for $LINUX_SID_DSC"; }
+	mv "$tmp/linux" "$dest"
+	rm -rf "$tmp"
+}
+
 # deb_files DEB DEST PATTERN...: copy the files of package DEB (in the
 # download cache) that match each find -path PATTERN (e.g. '*/bin/busybox')
 # into DEST, under their own names. Done once per package version: a stamp
