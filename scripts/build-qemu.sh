@@ -3,19 +3,47 @@
 # own patches apply), hw/ overlaid on the tree, qemu-patches/series applied,
 # x86_64-softmmu only. Also gathers the firmware the guest boots with.
 #
-#   scripts/build-qemu.sh [--stock]
+#   scripts/build-qemu.sh [--stock | --asan | --fuzz]
 #
 # --stock builds the same pinned source without ite-lab's overlay and series
 # (for comparisons in bench/), in $ITE_BUILD/qemu-stock.
+# --asan builds ite-lab's QEMU with clang, AddressSanitizer (and so
+# LeakSanitizer) and UndefinedBehaviorSanitizer, in $ITE_BUILD/qemu-asan.
+# --fuzz builds QEMU's libFuzzer binary, qemu-fuzz-x86_64 (generic-fuzz),
+# with the same sanitizers and no TCG, in $ITE_BUILD/qemu-fuzz.
+# See docs/robustness.md for both.
 #
-# Output: $ITE_BUILD/qemu/build/qemu-system-x86_64 and $ITE_BUILD/firmware/.
+# Output: $ITE_BUILD/qemu/build/qemu-system-x86_64 and $ITE_BUILD/firmware/
+# (--stock, --asan: $ITE_BUILD/qemu-FLAVOUR/build/qemu-system-x86_64; --fuzz:
+# $ITE_BUILD/qemu-fuzz/build/qemu-fuzz-x86_64).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$ITE_TOP/scripts/tree.sh"
 . "$ITE_TOP/scripts/sources.sh"
 
 flavour=qemu
-[ "${1:-}" = --stock ] && flavour=qemu-stock
+case "${1:-}" in
+"") ;;
+--stock) flavour=qemu-stock ;;
+--asan) flavour=qemu-asan ;;
+--fuzz) flavour=qemu-fuzz ;;
+*) die "usage: $0 [--stock | --asan | --fuzz]" ;;
+esac
+
+# What the sanitizer flavours add to the configuration, and what they build.
+target=qemu-system-x86_64
+flavour_args=()
+case $flavour in
+qemu-asan)
+	need clang clang
+	flavour_args=(--cc=clang --cxx=clang++ --enable-asan --enable-ubsan)
+	;;
+qemu-fuzz)
+	need clang clang
+	flavour_args=(--cc=clang --cxx=clang++ --enable-fuzzing --enable-asan --enable-ubsan --disable-tcg)
+	target=qemu-fuzz-x86_64
+	;;
+esac
 
 need ninja ninja-build
 need patch patch
@@ -47,7 +75,7 @@ if ! stamp_ok "$src/.ite-lab/base" "$QEMU_DSC"; then
 	echo "$QEMU_DSC" >"$src/.ite-lab/base"
 fi
 
-if [ "$flavour" = qemu ]; then
+if [ "$flavour" != qemu-stock ]; then
 	tree_apply_series "$src" "$ITE_TOP/qemu-patches" || {
 		log "qemu: re-extracting the tree"
 		rm -rf "$src"
@@ -69,6 +97,7 @@ if [ ! -f "$bld/build.ninja" ]; then
 		--enable-trace-backends=log \
 		--disable-docs --disable-install-blobs \
 		--disable-werror \
+		"${flavour_args[@]}" \
 		>"$top/configure.log" 2>&1) || {
 		tail -n 30 "$top/configure.log" >&2
 		rm -f "$bld/build.ninja"
@@ -77,7 +106,7 @@ if [ ! -f "$bld/build.ninja" ]; then
 fi
 
 log "qemu: building ($flavour, -j$ITE_JOBS)"
-ninja -C "$bld" -j "$ITE_JOBS" qemu-system-x86_64 >"$top/build.log" 2>&1 || {
+ninja -C "$bld" -j "$ITE_JOBS" "$target" >"$top/build.log" 2>&1 || {
 	grep -E 'error|FAILED' "$top/build.log" | head -n 30 >&2
 	die "qemu build failed; full log: $top/build.log"
 }
@@ -86,4 +115,4 @@ if [ "$flavour" = qemu ]; then
 	"$ITE_TOP/scripts/build-firmware.sh"
 	cp "$ITE_CACHE/versions.env" "$ITE_BUILD/versions.env"
 fi
-log "qemu: $bld/qemu-system-x86_64"
+log "qemu: $bld/$target"
