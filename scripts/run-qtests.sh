@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Build and run the QEMU qtests ite-lab cares about, against ite-lab's
-# QEMU: its own (ats-testdev-test) and the upstream ones for the code it
-# patches (intel-iommu-test). Prints their TAP, one test per line, and a
-# closing "N passed, N failed" line.
+# QEMU: its own (ats-testdev-test, pcie-surprise-test) and the upstream
+# ones for the code it patches (intel-iommu-test). Prints their TAP, one
+# test per line, and a closing "N passed, N failed" line.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-read -r -a qtests <<<"${ITE_QTESTS:-ats-testdev-test intel-iommu-test}"
+read -r -a qtests <<<"${ITE_QTESTS:-ats-testdev-test pcie-surprise-test intel-iommu-test}"
 bld=$ITE_BUILD/qemu/build
 [ -x "$bld/qemu-system-x86_64" ] || die "QEMU is not built (ninja -C build qemu)"
 targets=()
