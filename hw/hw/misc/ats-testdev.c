@@ -201,6 +201,17 @@ static uint32_t atd_translate(ATSTestDevState *s, hwaddr iova, bool is_write,
         return ATD_ST_OK;
     }
 
+    /*
+     * An IOMMU that took ATS away from this function (its ATC can no longer
+     * be invalidated) answers translation requests with UR and blocks
+     * translated requests: both end the access here.
+     */
+    if (!pci_ats_allowed(PCI_DEVICE(s))) {
+        s->stats[ATD_STAT_TRANSLATION_UR]++;
+        trace_ats_testdev_translation_ur(iova, 0);
+        return ATD_ST_TRANSLATION;
+    }
+
     e = atd_atc_lookup(s, iova, need);
     if (e) {
         s->stats[ATD_STAT_ATC_HITS]++;

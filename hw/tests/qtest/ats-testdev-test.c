@@ -375,6 +375,31 @@ static void fill_two(Env *e)
     g_assert_cmpuint(reg_read(e, ATD_REG_ATC_ENTRIES), ==, 2);
 }
 
+/*
+ * Software takes ATS away from the function (the context entry's
+ * Translation Type no longer says device-TLB): the vIOMMU refuses its
+ * translation requests and its translated requests, even for translations
+ * already in its ATC; giving it back makes them work again.
+ */
+static void test_ats_refused(void)
+{
+    Env *e = env_start(true);
+    uint64_t ctx = CTX_TABLE + 16 * DUT_DEVFN;
+
+    fill_two(e);
+    qtest_writeq(e->qts, ctx, SL_L4 | 1);
+    g_assert_cmphex(run_cmd(e, ATD_CMD_COMPARE, IOVA_BASE, IOVA_BASE + 0x1000,
+                            16), ==, ATD_ST_TRANSLATION);
+    g_assert_cmpuint(atd_stat(e, ATD_STAT_TRANSLATION_UR), ==, 1);
+    g_assert_cmpuint(atd_stat(e, ATD_STAT_ATC_HITS), ==, 0);
+
+    qtest_writeq(e->qts, ctx, SL_L4 | VTD_CONTEXT_TT_DEV_IOTLB | 1);
+    g_assert_cmphex(run_cmd(e, ATD_CMD_COMPARE, IOVA_BASE, IOVA_BASE + 0x1000,
+                            16), ==, ATD_ST_OK);
+    g_assert_cmpuint(atd_stat(e, ATD_STAT_ATC_HITS), ==, 2);
+    env_stop(e);
+}
+
 static void test_invalidate(void)
 {
     Env *e = env_start(true);
@@ -565,6 +590,7 @@ int main(int argc, char **argv)
     qtest_add_func("/ats-testdev/vtd/untranslated", test_untranslated);
     qtest_add_func("/ats-testdev/vtd/atc-fill-hit", test_atc_fill_hit);
     qtest_add_func("/ats-testdev/vtd/translation-ur", test_translation_ur);
+    qtest_add_func("/ats-testdev/vtd/ats-refused", test_ats_refused);
     qtest_add_func("/ats-testdev/vtd/invalidate", test_invalidate);
     qtest_add_func("/ats-testdev/vtd/drop", test_drop_knob);
     qtest_add_func("/ats-testdev/vtd/wait-blocked", test_wait_blocked);
