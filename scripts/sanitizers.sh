@@ -1,0 +1,18 @@
+# shellcheck shell=bash
+# Run-time settings for a QEMU built with sanitizers (scripts/build-qemu.sh
+# --asan or --fuzz; docs/robustness.md). Source it after lib.sh. Whatever
+# the caller already exported wins.
+#
+# ASan: stop at the first error; LeakSanitizer (part of ASan) checks for
+# leaks when QEMU exits. UBSan: print a stack trace and stop, so that
+# "runtime error:" is fatal and cannot scroll by unnoticed. The harness
+# (harness/runner.py) fails a cell whose QEMU printed either report.
+
+# The patterns that mean a sanitizer report, for grep -E.
+# shellcheck disable=SC2034 # used by the scripts that source this file
+ITE_SANITIZER_RE='ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error: |SUMMARY: UndefinedBehaviorSanitizer'
+
+: "${ASAN_OPTIONS:=halt_on_error=1:detect_leaks=1:print_summary=1:handle_abort=1}"
+: "${UBSAN_OPTIONS:=print_stacktrace=1:halt_on_error=1}"
+: "${LSAN_OPTIONS:=print_suppressions=0}"
+export ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
