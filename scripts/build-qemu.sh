@@ -114,5 +114,15 @@ ninja -C "$bld" -j "$ITE_JOBS" "$target" >"$top/build.log" 2>&1 || {
 if [ "$flavour" = qemu ]; then
 	"$ITE_TOP/scripts/build-firmware.sh"
 	cp "$ITE_CACHE/versions.env" "$ITE_BUILD/versions.env"
+elif [ "$flavour" != qemu-stock ]; then
+	# Run from its build tree (qtests, the fuzzer), QEMU looks for firmware
+	# in qemu-bundle/: link what the qemu target gathered.
+	[ -f "$ITE_BUILD/firmware/bios-256k.bin" ] ||
+		die "no firmware in $ITE_BUILD/firmware: build the qemu target first (ninja -C $ITE_BUILD qemu)"
+	bundle=$bld/qemu-bundle/usr/local/share/qemu
+	mkdir -p "$bundle"
+	for f in "$ITE_BUILD"/firmware/*.bin "$ITE_BUILD"/firmware/*.rom; do
+		ln -sf "$f" "$bundle/"
+	done
 fi
 log "qemu: $bld/$target"
