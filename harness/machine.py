@@ -4,11 +4,14 @@ QMP goes through QEMU's own in-tree client library (python/qemu/qmp, from
 the pinned source tree), with the harness as the socket server, the way
 QEMU's own python/qemu/machine does it.
 """
+import hashlib
 import os
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 
@@ -39,8 +42,21 @@ class Paths:
     qmp_python: str    # QEMU's python/ directory
 
 
+def socket_dir(workdir):
+    """Where a cell's unix sockets live: the cell's directory when its
+    paths fit in sun_path (108 bytes with the NUL), else a short directory
+    under /tmp named after the cell (a deep checkout must not break QMP)."""
+    if len(os.path.join(workdir, "agent.sock")) < 100:
+        return workdir
+    digest = hashlib.sha1(os.path.abspath(workdir).encode()).hexdigest()[:12]
+    d = os.path.join(tempfile.gettempdir(), "ite-lab-%s" % digest)
+    os.makedirs(d, exist_ok=True)
+    return d
+
+
 def qemu_command(paths, scenario, workdir, accel="tcg", mode="legacy"):
     """The exact command line for one scenario cell (a list of words)."""
+    sockets = socket_dir(workdir)
     machine, accel_opts = "q35", accel
     if accel == "kvm":
         # Interrupt remapping with an in-kernel irqchip needs it split.
@@ -75,9 +91,9 @@ def qemu_command(paths, scenario, workdir, accel="tcg", mode="legacy"):
         "-chardev", "file,id=console,path=%s" % os.path.join(workdir, "serial.log"),
         "-serial", "chardev:console",
         "-chardev", "socket,id=agent,path=%s,server=on,wait=off"
-        % os.path.join(workdir, "agent.sock"),
+        % os.path.join(sockets, "agent.sock"),
         "-serial", "chardev:agent",
-        "-chardev", "socket,id=qmp,path=%s" % os.path.join(workdir, "qmp.sock"),
+        "-chardev", "socket,id=qmp,path=%s" % os.path.join(sockets, "qmp.sock"),
         "-mon", "chardev=qmp,mode=control",
         "-D", os.path.join(workdir, "qemu-debug.log"),
     ]
@@ -198,14 +214,14 @@ class Machine:
         self.qmp = None
         self.events = []
         self.transcript = open(os.path.join(workdir, "agent.log"), "w")
-        self.agent = Agent(os.path.join(workdir, "agent.sock"), self.transcript)
+        self.agent = Agent(os.path.join(socket_dir(workdir), "agent.sock"), self.transcript)
         self.qmp_log = open(os.path.join(workdir, "qmp.log"), "w")
 
     def start(self, timeout=30.0):
         if self.paths.qmp_python not in sys.path:
             sys.path.insert(0, self.paths.qmp_python)
         from qemu.qmp.legacy import QEMUMonitorProtocol
-        qmp_path = os.path.join(self.workdir, "qmp.sock")
+        qmp_path = os.path.join(socket_dir(self.workdir), "qmp.sock")
         self.qmp = QEMUMonitorProtocol(qmp_path, server=True)
         self.stderr = open(os.path.join(self.workdir, "qemu.stderr"), "w")
         self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL,
@@ -290,4 +306,6 @@ class Machine:
         self.transcript.close()
         self.qmp_log.close()
         self.stderr.close()
+        if socket_dir(self.workdir) != self.workdir:
+            shutil.rmtree(socket_dir(self.workdir), ignore_errors=True)
         return how
