@@ -115,9 +115,7 @@ def run_cells(cells, build, results_dir, a):
             for s, m, k in cells]
     ctx = multiprocessing.get_context("fork")
     with concurrent.futures.ProcessPoolExecutor(a.jobs, mp_context=ctx) as pool:
-        futures = []
-        for n, job in enumerate(jobs, 1):
-            futures.append(pool.submit(_run_one, job))
+        futures = [pool.submit(_run_one, job) for job in jobs]
         done = 0
         for n, f in enumerate(futures, 1):
             s, m, k = cells[n - 1]
