@@ -10,6 +10,10 @@
 # The sid kernel is not built here unless ITE_SID=1: a cold build of it
 # takes about half an hour, too much for CI's 90 minutes on 2 cores; the
 # main job (scripts/main.sh) builds it.
+# ITE_SANITIZERS=1 adds the sanitizer lane (docs/robustness.md): QEMU
+# built with ASan/UBSan for the qtests and two scenarios, and each fuzz
+# target for ITE_FUZZ_SECONDS (60). Not by default: cold, its two QEMU
+# builds take about 50 minutes on 2 cores.
 # Prints TAP lines per part and a closing "N passed, N failed" line that
 # counts every unit test and scenario cell. Exit 0 only if all passed.
 set -uo pipefail
@@ -64,6 +68,26 @@ part() {
 part checkpatch "$ITE_TOP/scripts/checkpatch.sh"
 part qtests "$ITE_TOP/scripts/run-qtests.sh"
 part scenarios "$ITE_TOP/run-tests.sh" --build "$ITE_BUILD" -g default
+
+if [ "${ITE_SANITIZERS:-0}" = 1 ]; then
+	. "$ITE_TOP/scripts/sanitizers.sh"
+	log "check: sanitizer builds (qemu-asan, qemu-fuzz)"
+	if ninja -C "$ITE_BUILD" qemu-asan qemu-fuzz >"$ITE_BUILD/check-sanitizer-builds.log" 2>&1; then
+		echo "ok - sanitizer builds"
+		count 1 0
+		part qtests-asan env ITE_QEMU_FLAVOUR=qemu-asan "$ITE_TOP/scripts/run-qtests.sh"
+		# One cell at a time: the ASan QEMU boots at half speed, and the
+		# harness gives a guest 60 s to boot.
+		part scenarios-asan "$ITE_TOP/run-tests.sh" --build "$ITE_BUILD" --jobs 1 \
+			--qemu "$ITE_BUILD/qemu-asan/build/qemu-system-x86_64" \
+			--kernel=patched --mode=legacy hung-device-dma device-del-idle
+		part fuzz env ITE_FUZZ_BUILD=0 "$ITE_TOP/scripts/fuzz.sh" all "${ITE_FUZZ_SECONDS:-60}"
+	else
+		tail -n 20 "$ITE_BUILD/check-sanitizer-builds.log" | sed 's/^/# /'
+		echo "not ok - sanitizer builds (see $ITE_BUILD/check-sanitizer-builds.log)"
+		count 0 1
+	fi
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
