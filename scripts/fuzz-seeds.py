@@ -115,9 +115,20 @@ class Layout:
         return self.bars + (1 if ecam else 0)
 
 
+def sweep(base, size):
+    """Every register of a region: read at 4 and 8 bytes; written with 0
+    at 8 bytes at 8-byte aligned offsets (which reach the device whole)."""
+    reads = []
+    for off in range(0, size, 4):
+        reads += [read(base, off, 4)] + ([read(base, off, 8)] if off + 8 <= size else [])
+    writes = [write(base, off, 0, 8) for off in range(0, size - 4, 8)]
+    return {"regs-read": program(*reads), "regs-write": program(*writes)}
+
+
 def endpoint_seeds(lay):
     """The endpoint alone: each command, ATS on and off, the ATC."""
     seeds = {}
+    seeds.update(sweep(lay.bar(0, ecam=False), 0x180))
     b = lay.bar(0, ecam=False)
     seeds["dma-copy"] = program(
         write(b, ATD_SRC, 0x1000, 8), write(b, ATD_DST, 0x2000, 8),
@@ -158,6 +169,7 @@ def vtd_seeds(lay, scalable):
         """Fill DMA reads with @descriptor, move the tail to @n."""
         return [clear_dma(), dma(descriptor), write(v, IQT, n << shift, 8)]
 
+    seeds.update(sweep(lay.vtd(ecam=False), 0x230))
     for i, devfn in enumerate(DUT_DEVFN):
         # device-TLB invalidation of one page, a wait with status write and
         # interrupt, time passes (a slow or silent device: ITE), clear ITE,

@@ -90,6 +90,7 @@ fuzz() {
 	local -a env
 	target_env "$t"
 	mapfile -t env < <(run_env "$t")
+	rm -rf "$dir/seeds"
 	mkdir -p "$dir/corpus" "$dir/artifacts" "$dir/seeds"
 	"$ITE_PYTHON" "$ITE_TOP/scripts/fuzz-seeds.py" "$t" "$dir/seeds" ||
 		die "writing the seeds of $t failed"
