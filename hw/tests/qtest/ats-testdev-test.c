@@ -221,6 +221,7 @@ static void vtd_setup(Env *e)
 static Env *env_start_opts(const char *iommu)
 {
     Env *e = g_new0(Env, 1);
+    g_autofree QPCIDevice *mch = NULL;
     g_autofree char *iommu_arg =
         iommu ? g_strdup_printf("-device intel-iommu,device-iotlb=on%s", iommu)
               : g_strdup("");
@@ -232,8 +233,9 @@ static Env *env_start_opts(const char *iommu)
                          iommu_arg);
     e->bus = qpci_new_pc(e->qts, NULL);
     /* Extended config space (ATS at 0x100) needs q35's ECAM window. */
-    qpci_config_writel(qpci_device_find(e->bus, 0), 0x64, 0);
-    qpci_config_writel(qpci_device_find(e->bus, 0), 0x60, ECAM_BASE | 1);
+    mch = qpci_device_find(e->bus, 0);
+    qpci_config_writel(mch, 0x64, 0);
+    qpci_config_writel(mch, 0x60, ECAM_BASE | 1);
     e->dev = qpci_device_find(e->bus, DUT_DEVFN);
     g_assert(e->dev);
     qpci_device_enable(e->dev);
@@ -454,6 +456,39 @@ static void test_wait_blocked(void)
 }
 
 /*
+ * Queued invalidation cannot be disabled while a wait is blocked, not even
+ * when the guest moves IQT back onto it so that the queue looks empty: the
+ * late completion must not fetch descriptors with QI disabled.
+ */
+static void test_qi_disable_blocked(void)
+{
+    Env *e = env_start(true);
+    uint32_t token;
+    uint64_t head;
+
+    qom_set_uint(e, "inval-delay-ms", 50);
+    submit_dev_tlb_inv(e, DUT_SID, IOVA_BASE);
+    token = submit_wait(e);
+    head = qtest_readq(e->qts, IOMMU_BASE + DMAR_IQH_REG);
+    g_assert_cmpuint(head, ==, (uint64_t)(e->iq_tail - 1) << 4);
+    qtest_writeq(e->qts, IOMMU_BASE + DMAR_IQT_REG, head);
+    qtest_writel(e->qts, IOMMU_BASE + DMAR_GCMD_REG, VTD_GCMD_TE);
+    /* refused: QI stays enabled, the head stays on the wait */
+    g_assert_cmphex(qtest_readl(e->qts, IOMMU_BASE + DMAR_GSTS_REG) &
+                    VTD_GSTS_QIES, ==, VTD_GSTS_QIES);
+    g_assert_cmpuint(qtest_readq(e->qts, IOMMU_BASE + DMAR_IQH_REG), ==, head);
+    /* the tail back where it was: the wait completes with the device */
+    qtest_writeq(e->qts, IOMMU_BASE + DMAR_IQT_REG, (uint64_t)e->iq_tail << 4);
+    g_assert(!wait_done(e, token));
+    step_ms(e, 51);
+    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_RECEIVED), ==, 1);
+    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_COMPLETED), ==, 1);
+    g_assert(wait_done(e, token));
+    g_assert_cmphex(fsts(e), ==, 0);
+    env_stop(e);
+}
+
+/*
  * A device that never answers: after devtlb-timeout-ms the IOMMU reports
  * ITE with the device's source-id, aborts the wait (no status write),
  * raises a fault event, fetches nothing more until ITE is cleared, and
@@ -594,6 +629,8 @@ int main(int argc, char **argv)
     qtest_add_func("/ats-testdev/vtd/invalidate", test_invalidate);
     qtest_add_func("/ats-testdev/vtd/drop", test_drop_knob);
     qtest_add_func("/ats-testdev/vtd/wait-blocked", test_wait_blocked);
+    qtest_add_func("/ats-testdev/vtd/qi-disable-blocked",
+                   test_qi_disable_blocked);
     qtest_add_func("/ats-testdev/vtd/ite/timeout", test_ite_timeout);
     qtest_add_func("/ats-testdev/vtd/ite/no-sid", test_ite_no_sid);
     qtest_add_func("/ats-testdev/vtd/ite/no-device", test_ite_no_device);
