@@ -115,7 +115,9 @@ def run_cells(cells, build, results_dir, a):
             for s, m, k in cells]
     ctx = multiprocessing.get_context("fork")
     with concurrent.futures.ProcessPoolExecutor(a.jobs, mp_context=ctx) as pool:
-        futures = [pool.submit(_run_one, job) for job in jobs]
+        futures = [None] * len(jobs)
+        for i in sorted(range(len(jobs)), key=lambda i: -cost_hint(cells[i][0])):
+            futures[i] = pool.submit(_run_one, jobs[i])
         done = 0
         for n, f in enumerate(futures, 1):
             s, m, k = cells[n - 1]
@@ -124,6 +126,13 @@ def run_cells(cells, build, results_dir, a):
             r = f.result()
             done += 1
             yield n, r
+
+
+def cost_hint(s):
+    """A rough rank of how long a scenario's cells run, so that the long
+    ones (cycles in one boot: minutes) start first and the short ones
+    fill in around them, instead of one long cell finishing alone."""
+    return s.cycles * len(s.cycle)
 
 
 def default_jobs():
