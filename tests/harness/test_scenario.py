@@ -83,6 +83,14 @@ class Malformed(unittest.TestCase):
         self.assertEqual(s.expectation("patched").require, ["isolated", "blocked"])
         self.assertEqual(s.expectation("unpatched").require, [])
 
+    def test_informational_kernel_follows_unpatched(self):
+        s = self.load(MINIMAL + "[unpatched]\nexpect = fail\nsignature = ITE\nrepeat = 5\n")
+        self.assertEqual(s.expectation("sid").outcome, "fail")
+        self.assertEqual(s.expectation("sid").repeat, 5)
+        s = self.load(MINIMAL + "[unpatched]\nexpect = fail\nsignature = ITE\n[sid]\nexpect = pass\n")
+        self.assertEqual(s.expectation("sid").outcome, "pass")
+        self.assertEqual(s.expectation("patched").outcome, "pass")
+
     def test_trace(self):
         s = self.load(MINIMAL + "trace = a_* b\n    c\ntrace-order =\n    a_x\n    c\n")
         self.assertEqual(s.trace, ["a_*", "b", "c"])
