@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Wall time of the scenario matrix (figures only; nothing is asserted):
 # runs ./run-tests.sh with the arguments given (default: the whole default
-# matrix) and prints the total wall time, then per scenario the sum and
+# matrix) and prints the total wall time and CPU time, then per scenario the sum and
 # the longest of its cells' durations, from each cell's result.json.
 #
 #   bench/matrix-time.sh [run-tests.sh ARGS...]
@@ -14,6 +14,10 @@ start=$SECONDS
 "$ITE_TOP/run-tests.sh" --build "$ITE_BUILD" --results "$out" "$@" >"$out.tap" 2>"$out.log" ||
 	log "not every cell met its expectation (see $out.tap)"
 wall=$((SECONDS - start))
+# CPU time of everything run-tests.sh ran (QEMU, the harness): against
+# wall time x host CPUs, it says how much more parallelism could give.
+read -r _ _ cpu_user cpu_sys < <(times | tr '\n' ' ')
+printf 'cpu: user %s, sys %s, on %s host CPUs\n' "$cpu_user" "$cpu_sys" "$(nproc)"
 
 "$ITE_PYTHON" - "$out" "$wall" <<'PY'
 import glob, json, os, sys
