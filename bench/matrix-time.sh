@@ -16,7 +16,8 @@ start=$SECONDS
 wall=$((SECONDS - start))
 # CPU time of everything run-tests.sh ran (QEMU, the harness): against
 # wall time x host CPUs, it says how much more parallelism could give.
-read -r _ _ cpu_user cpu_sys < <(times | tr '\n' ' '; echo)
+times >"$out.times"
+read -r _ _ cpu_user cpu_sys < <(tr "\n" " " <"$out.times"; echo)
 printf 'cpu: user %s, sys %s, on %s host CPUs\n' "$cpu_user" "$cpu_sys" "$(nproc)"
 
 "$ITE_PYTHON" - "$out" "$wall" <<'PY'
