@@ -153,8 +153,8 @@ def default_jobs():
     """Cells in parallel: three per host CPU, at most 16. A cell keeps one
     host CPU busy while its guest boots (a few seconds of TCG), then
     mostly waits on the guest's own delays (pciehp's button and power-off
-    waits) with a tickless idle guest, so one cell per CPU leaves the CPUs
-    idle most of the time. Where a scenario's outcome depends on timing,
+    waits), when its idle guest costs about a fifth of a host CPU, so
+    one cell per CPU leaves the CPUs idle most of the time. Where a scenario's outcome depends on timing,
     it races QEMU timers against each other (a completion delay against
     the ITE time-out), or leaves a window of a second (the pull during an
     outstanding invalidation), so a busy host slows cells down without
