@@ -213,15 +213,16 @@ class Machine:
         self.proc = None
         self.qmp = None
         self.events = []
+        self.sockets = socket_dir(workdir)
         self.transcript = open(os.path.join(workdir, "agent.log"), "w")
-        self.agent = Agent(os.path.join(socket_dir(workdir), "agent.sock"), self.transcript)
+        self.agent = Agent(os.path.join(self.sockets, "agent.sock"), self.transcript)
         self.qmp_log = open(os.path.join(workdir, "qmp.log"), "w")
 
     def start(self, timeout=30.0):
         if self.paths.qmp_python not in sys.path:
             sys.path.insert(0, self.paths.qmp_python)
         from qemu.qmp.legacy import QEMUMonitorProtocol
-        qmp_path = os.path.join(socket_dir(self.workdir), "qmp.sock")
+        qmp_path = os.path.join(self.sockets, "qmp.sock")
         self.qmp = QEMUMonitorProtocol(qmp_path, server=True)
         self.stderr = open(os.path.join(self.workdir, "qemu.stderr"), "w")
         self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL,
@@ -306,6 +307,6 @@ class Machine:
         self.transcript.close()
         self.qmp_log.close()
         self.stderr.close()
-        if socket_dir(self.workdir) != self.workdir:
-            shutil.rmtree(socket_dir(self.workdir), ignore_errors=True)
+        if self.sockets != self.workdir:
+            shutil.rmtree(self.sockets, ignore_errors=True)
         return how
