@@ -211,6 +211,7 @@ class Machine:
         self.cmd = cmd
         self.workdir = workdir
         self.proc = None
+        self.cpu = None         # host CPU seconds, read as it stops
         self.qmp = None
         self.events = []
         self.sockets = socket_dir(workdir)
@@ -280,6 +281,18 @@ class Machine:
                 return None
             self.poll_events(min(left, 0.5))
 
+    def cpu_seconds(self):
+        """Host CPU time QEMU has used so far (user + system), or None
+        once it is gone. The matrix is CPU-bound on small hosts: this is
+        what a cell costs, where its duration depends on its neighbours."""
+        try:
+            with open("/proc/%d/stat" % self.proc.pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, AttributeError, IndexError):
+            return None
+        # utime and stime are fields 14 and 15; the list starts at field 3
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def serial_text(self):
         return guest_log.read_serial(self.workdir)
 
@@ -287,6 +300,7 @@ class Machine:
         """Power off through the agent if it still answers, else quit over
         QMP, else kill. Returns how it ended."""
         how = "exited"
+        self.cpu = self.cpu_seconds()
         if self.alive():
             how = "killed"
             try:

@@ -255,6 +255,8 @@ def run_cell(scenario, kernel, paths, results_dir, accel="tcg", mode="legacy"):
     res.duration = round(time.monotonic() - t0, 2)
     res.timings["total"] = res.duration
     res.timings["stop"] = how
+    if m.cpu is not None:
+        res.timings["cpu_s"] = round(m.cpu, 2)
     if died and not failed:
         failed = ("error", "QEMU exited on its own (status %s)" % m.proc.returncode)
 
