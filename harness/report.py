@@ -26,7 +26,17 @@ def tap_detail(r):
         out.append("# command: %s" % r.command)
         text = _serial(r)
         out += ["#   " + ln for ln in guest_log.excerpt(text, tail=25).splitlines()]
+        out += ["# diagnosis: " + ln for ln in _diagnosis(r)]
     return out
+
+
+def _diagnosis(r):
+    """What the guest said when asked after the failure (runner._diagnose)."""
+    try:
+        with open(os.path.join(r.workdir, "diagnosis.txt"), errors="replace") as f:
+            return f.read().splitlines()
+    except OSError:
+        return []
 
 
 def _serial(r):

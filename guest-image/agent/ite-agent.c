@@ -129,6 +129,42 @@ static int cmd_ats_status(unsigned long seq, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * slot-status: the slot registers of every port with a hot-plug slot, as
+ * the guest reads them. For a diagnosis when a hot-plug event went
+ * missing: an event bit left set (no new interrupt comes until software
+ * clears it), an interrupt not enabled, a link state not updated.
+ */
+static int cmd_slot_status(unsigned long seq, int argc, char **argv)
+{
+	struct pci_slot_info slot;
+	char line[256];
+	struct dirent *de;
+	int found = 0;
+	DIR *dir;
+
+	if (argc != 1) {
+		reply(seq, "fail usage: %s", argv[0]);
+		return -1;
+	}
+	dir = opendir("/sys/bus/pci/devices");
+	if (!dir) {
+		reply(seq, "fail /sys/bus/pci/devices: %s", strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(dir))) {
+		if (!valid_bdf(de->d_name) || pci_read_slot(de->d_name, &slot) ||
+		    !slot.present)
+			continue;
+		pci_format_slot(&slot, line, sizeof(line));
+		reply(seq, "| %s %s", de->d_name, line);
+		found++;
+	}
+	closedir(dir);
+	reply(seq, "ok %d slots", found);
+	return 0;
+}
+
 /* wait-gone BDF SECONDS / wait-present BDF SECONDS */
 static int cmd_wait(unsigned long seq, int argc, char **argv, bool want_present)
 {
@@ -268,6 +304,8 @@ static int dispatch(unsigned long seq, int argc, char **argv)
 		return cmd_wait(seq, argc, argv, false);
 	if (!strcmp(argv[0], "wait-present"))
 		return cmd_wait(seq, argc, argv, true);
+	if (!strcmp(argv[0], "slot-status"))
+		return cmd_slot_status(seq, argc, argv);
 	if (!strcmp(argv[0], "sh"))
 		return cmd_sh(seq, argc, argv);
 	if (!strcmp(argv[0], "bg"))

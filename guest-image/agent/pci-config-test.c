@@ -3,7 +3,8 @@
  * Host-side unit test of the agent's config-space parser, on synthetic
  * config-space images: the ATS capability found and decoded, and malformed
  * capability lists (loops, all-ones from a removed device, short reads)
- * handled without hanging or reading out of bounds. Prints TAP.
+ * handled without hanging or reading out of bounds; a port's slot registers
+ * found and spelled out. Prints TAP.
  */
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +12,9 @@
 #include "pci-config.h"
 
 static int tests, failures;
+
+static const char expect_slot[] =
+	"sltctl=0x1131(ABPE,CCIE,HPIE,DLLSCE) pwr-ind=on sltsta=0x0148(PDC,PDS,DLLSC) lnksta=0x2000(DLLLA)";
 
 static void ok(int cond, const char *name)
 {
@@ -31,8 +35,10 @@ int main(void)
 {
 	uint8_t cfg[PCI_CFG_SPACE_EXP_SIZE];
 	struct pci_ats_info ats;
+	struct pci_slot_info slot;
+	char line[256];
 
-	printf("TAP version 13\n1..8\n");
+	printf("TAP version 13\n1..14\n");
 
 	/* AER at 0x100 -> ATS at 0x148, enabled, STU 0, queue depth 32 */
 	memset(cfg, 0, sizeof(cfg));
@@ -70,6 +76,38 @@ int main(void)
 	put_hdr(cfg, 0xffc, PCI_EXT_CAP_ID_ATS, 0);
 	pci_parse_ats(cfg, sizeof(cfg), &ats);
 	ok(!ats.present, "ATS header whose control register lies past the end is ignored");
+
+	/* A root port: PCIe capability at 0x40 behind MSI at 0x60... */
+	memset(cfg, 0, sizeof(cfg));
+	cfg[PCI_CAPABILITY_LIST] = 0x60;
+	cfg[0x60] = 0x05;
+	cfg[0x61] = 0x40;
+	cfg[0x40] = PCI_CAP_ID_EXP;
+	cfg[0x40 + PCI_EXP_FLAGS + 1] = PCI_EXP_FLAGS_SLOT >> 8;
+	cfg[0x40 + PCI_EXP_SLTCTL] = 0x31;		/* ABPE CCIE HPIE */
+	cfg[0x40 + PCI_EXP_SLTCTL + 1] = 0x11;		/* DLLSCE, power ind on */
+	cfg[0x40 + PCI_EXP_SLTSTA] = 0x48;		/* PDS, PDC */
+	cfg[0x40 + PCI_EXP_SLTSTA + 1] = 0x01;		/* DLLSC */
+	cfg[0x40 + PCI_EXP_LNKSTA + 1] = 0x20;		/* DLLLA */
+	pci_parse_slot(cfg, 256, &slot);
+	ok(slot.present && slot.sltctl == 0x1131 && slot.sltsta == 0x0148 &&
+	   slot.lnksta == 0x2000, "slot registers found behind another capability");
+	pci_format_slot(&slot, line, sizeof(line));
+	ok(!strcmp(line, expect_slot), "slot registers spelled out");
+	pci_format_slot(&slot, line, 20);
+	ok(strlen(line) == 19, "a short buffer truncates, never overflows");
+
+	cfg[0x40 + PCI_EXP_FLAGS + 1] = 0;
+	pci_parse_slot(cfg, 256, &slot);
+	ok(!slot.present, "no Slot Implemented bit: no slot");
+
+	cfg[0x61] = 0x60;
+	ok(pci_find_cap(cfg, 256, PCI_CAP_ID_EXP) == 0,
+	   "self-looping standard capability list terminates");
+
+	memset(cfg, 0xff, 256);
+	pci_parse_slot(cfg, 256, &slot);
+	ok(!slot.present, "all-ones (device gone): no slot");
 
 	return failures ? 1 : 0;
 }

@@ -51,9 +51,9 @@ void pci_parse_ats(const uint8_t *cfg, size_t len, struct pci_ats_info *ats)
 	ats->inv_queue_depth = PCI_ATS_CAP_QDEP(le16(cfg + pos + PCI_ATS_CAP));
 }
 
-int pci_read_ats(const char *bdf, struct pci_ats_info *ats)
+/* Read @bdf's config space from sysfs into @cfg: its length or -errno */
+static ssize_t read_config(const char *bdf, uint8_t *cfg, size_t size)
 {
-	uint8_t cfg[PCI_CFG_SPACE_EXP_SIZE];
 	char path[128];
 	ssize_t n;
 	int fd;
@@ -62,10 +62,126 @@ int pci_read_ats(const char *bdf, struct pci_ats_info *ats)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	n = pread(fd, cfg, sizeof(cfg), 0);
+	n = pread(fd, cfg, size, 0);
 	close(fd);
+	return n < 0 ? -errno : n;
+}
+
+int pci_read_ats(const char *bdf, struct pci_ats_info *ats)
+{
+	uint8_t cfg[PCI_CFG_SPACE_EXP_SIZE];
+	ssize_t n = read_config(bdf, cfg, sizeof(cfg));
+
 	if (n < 0)
-		return -errno;
+		return n;
 	pci_parse_ats(cfg, n, ats);
 	return 0;
+}
+
+uint8_t pci_find_cap(const uint8_t *cfg, size_t len, uint8_t id)
+{
+	/* Each capability is at least 4 bytes, above the 64-byte header */
+	int ttl = (256 - 0x40) / 4;
+	uint8_t pos;
+
+	if (len < 256)
+		return 0;
+	pos = cfg[PCI_CAPABILITY_LIST] & 0xfc;
+	while (ttl-- > 0 && pos >= 0x40) {
+		if (cfg[pos] == 0xff)
+			return 0;
+		if (cfg[pos] == id)
+			return pos;
+		pos = cfg[pos + 1] & 0xfc;
+	}
+	return 0;
+}
+
+void pci_parse_slot(const uint8_t *cfg, size_t len, struct pci_slot_info *slot)
+{
+	uint8_t pos = pci_find_cap(cfg, len, PCI_CAP_ID_EXP);
+
+	memset(slot, 0, sizeof(*slot));
+	/* pos is at most 0xfc: the slot registers may lie past the end */
+	if (!pos || (size_t)pos + PCI_EXP_SLTSTA + 2 > len ||
+	    !(le16(cfg + pos + PCI_EXP_FLAGS) & PCI_EXP_FLAGS_SLOT))
+		return;
+	slot->present = true;
+	slot->sltctl = le16(cfg + pos + PCI_EXP_SLTCTL);
+	slot->sltsta = le16(cfg + pos + PCI_EXP_SLTSTA);
+	slot->lnksta = le16(cfg + pos + PCI_EXP_LNKSTA);
+}
+
+int pci_read_slot(const char *bdf, struct pci_slot_info *slot)
+{
+	uint8_t cfg[256];
+	ssize_t n = read_config(bdf, cfg, sizeof(cfg));
+
+	if (n < 0)
+		return n;
+	pci_parse_slot(cfg, n, slot);
+	return 0;
+}
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
+struct bit_name {
+	uint16_t bit;
+	const char *name;
+};
+
+static const struct bit_name sltctl_bits[] = {
+	{ 0x0001, "ABPE" }, { 0x0008, "PDCE" }, { 0x0010, "CCIE" },
+	{ 0x0020, "HPIE" }, { 0x0400, "PCC-off" }, { 0x1000, "DLLSCE" },
+};
+
+static const struct bit_name sltsta_bits[] = {
+	{ 0x0001, "ABP" }, { 0x0008, "PDC" }, { 0x0010, "CC" },
+	{ 0x0040, "PDS" }, { 0x0100, "DLLSC" },
+};
+
+static const struct bit_name lnksta_bits[] = {
+	{ 0x2000, "DLLLA" },
+};
+
+static size_t format_bits(char *buf, size_t size, const char *reg,
+			  uint16_t val, const struct bit_name *bits, size_t n)
+{
+	size_t len = snprintf(buf, size, "%s=0x%04x(", reg, val);
+	const char *sep = "";
+	size_t i;
+
+	for (i = 0; i < n && len < size; i++) {
+		if (val & bits[i].bit) {
+			len += snprintf(buf + len, size - len, "%s%s", sep, bits[i].name);
+			sep = ",";
+		}
+	}
+	if (len < size)
+		len += snprintf(buf + len, size - len, ")");
+	return len < size ? len : size;
+}
+
+void pci_format_slot(const struct pci_slot_info *slot, char *buf, size_t size)
+{
+	/* Power indicator: 01 on, 10 blinking, 11 off */
+	static const char *const pwr_ind[] = { "?", "on", "blink", "off" };
+	size_t len = 0;
+
+	if (!size)
+		return;
+	buf[0] = '\0';
+	len += format_bits(buf + len, size - len, "sltctl", slot->sltctl,
+			   sltctl_bits, ARRAY_SIZE(sltctl_bits));
+	if (len < size)
+		len += snprintf(buf + len, size - len, " pwr-ind=%s ",
+				pwr_ind[(slot->sltctl >> 8) & 3]);
+	if (len < size)
+		len += format_bits(buf + len, size - len, "sltsta", slot->sltsta,
+				   sltsta_bits, ARRAY_SIZE(sltsta_bits));
+	if (len < size)
+		len += snprintf(buf + len, size - len, " ");
+	if (len < size)
+		format_bits(buf + len, size - len, "lnksta", slot->lnksta,
+			    lnksta_bits, ARRAY_SIZE(lnksta_bits));
 }

@@ -21,6 +21,21 @@
 #define PCI_ATS_CTRL_ENABLE	0x8000
 #define PCI_ATS_CTRL_STU(x)	((x) & 0x1f)
 
+/* The PCI Express capability, for the slot registers of a port */
+#define PCI_CAPABILITY_LIST	0x34
+#define PCI_CAP_ID_EXP		0x10
+#define PCI_EXP_FLAGS		0x02
+#define PCI_EXP_FLAGS_SLOT	0x0100	/* Slot Implemented */
+#define PCI_EXP_LNKSTA		0x12
+#define PCI_EXP_SLTCTL		0x18
+#define PCI_EXP_SLTSTA		0x1a
+
+/* A hot-plug slot's state, as the port shows it to software */
+struct pci_slot_info {
+	bool present;			/* the function has a PCIe slot */
+	uint16_t sltctl, sltsta, lnksta;
+};
+
 struct pci_ats_info {
 	bool present;
 	bool enabled;
@@ -41,5 +56,23 @@ void pci_parse_ats(const uint8_t *cfg, size_t len, struct pci_ats_info *ats);
 
 /* pci_read_ats - read @bdf's config space from sysfs; 0 or -errno. */
 int pci_read_ats(const char *bdf, struct pci_ats_info *ats);
+
+/*
+ * pci_find_cap - offset of capability @id in the standard list of @cfg,
+ * or 0. Bounded like pci_find_ext_cap().
+ */
+uint8_t pci_find_cap(const uint8_t *cfg, size_t len, uint8_t id);
+
+/* pci_parse_slot - fill @slot from the config-space image @cfg. */
+void pci_parse_slot(const uint8_t *cfg, size_t len, struct pci_slot_info *slot);
+
+/* pci_read_slot - read @bdf's config space from sysfs; 0 or -errno. */
+int pci_read_slot(const char *bdf, struct pci_slot_info *slot);
+
+/*
+ * pci_format_slot - the slot registers as "sltctl=... sltsta=... lnksta=..."
+ * with the bits a hot-plug developer looks at spelled out, into @buf.
+ */
+void pci_format_slot(const struct pci_slot_info *slot, char *buf, size_t size);
 
 #endif

@@ -1,5 +1,7 @@
 """The report's counts: informational cells (the sid column) are reported
 as findings and never counted as failures."""
+import os
+import tempfile
 import unittest
 
 from harness import report
@@ -31,6 +33,27 @@ class Counts(unittest.TestCase):
         self.assertTrue(line.startswith("not ok 3 - s [legacy, sid]: "))
         self.assertTrue(line.endswith("# TODO informational column"))
         self.assertNotIn("TODO", report.tap_line(1, cell("patched", True)))
+
+
+class Detail(unittest.TestCase):
+    def test_failure_shows_the_diagnosis(self):
+        with tempfile.TemporaryDirectory() as d:
+            r = cell("patched", False)
+            r.workdir = d
+            with open(os.path.join(d, "serial.log"), "w") as f:
+                f.write("[    1.0] last words\n")
+            with open(os.path.join(d, "diagnosis.txt"), "w") as f:
+                f.write("slots:\n  0000:00:02.0 sltsta=0x0040(PDS)\n")
+            lines = report.tap_detail(r)
+        self.assertIn("#   [    1.0] last words", lines)
+        self.assertEqual(lines[-2:], ["# diagnosis: slots:",
+                                      "# diagnosis:   0000:00:02.0 sltsta=0x0040(PDS)"])
+
+    def test_no_diagnosis_when_none_was_taken(self):
+        with tempfile.TemporaryDirectory() as d:
+            r = cell("patched", False)
+            r.workdir = d
+            self.assertFalse([ln for ln in report.tap_detail(r) if "diagnosis" in ln])
 
 
 if __name__ == "__main__":
