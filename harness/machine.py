@@ -40,6 +40,7 @@ class Paths:
     kernel: str        # bzImage
     initramfs: str
     qmp_python: str    # QEMU's python/ directory
+    tsc_khz: int = 0   # the host's TSC frequency, for the guest; 0: it calibrates
 
 
 def socket_dir(workdir):
@@ -52,6 +53,13 @@ def socket_dir(workdir):
     d = os.path.join(tempfile.gettempdir(), "ite-lab-%s" % digest)
     os.makedirs(d, exist_ok=True)
     return d
+
+
+def tsc_cmdline(tsc_khz):
+    """Under TCG the guest's TSC is the host's: a guest that calibrates it
+    against emulated timers on a loaded host can be off by a factor of 40
+    (its clock racing, every timeout firing), so it is told."""
+    return "tsc_early_khz=%d" % tsc_khz if tsc_khz else ""
 
 
 def qemu_command(paths, scenario, workdir, accel="tcg", mode="legacy"):
@@ -87,6 +95,7 @@ def qemu_command(paths, scenario, workdir, accel="tcg", mode="legacy"):
         "-kernel", paths.kernel,
         "-initrd", paths.initramfs,
         "-append", " ".join(filter(None, (BASE_CMDLINE, MODE_CMDLINE[mode],
+                                          tsc_cmdline(paths.tsc_khz),
                                           scenario.cmdline))),
         "-chardev", "file,id=console,path=%s" % os.path.join(workdir, "serial.log"),
         "-serial", "chardev:console",

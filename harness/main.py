@@ -74,14 +74,33 @@ def select(all_scenarios, names, groups):
     return [s for s in all_scenarios if "nodefault" not in s.groups]
 
 
-def paths_for(build, kernel, qemu=None):
+def paths_for(build, kernel, qemu=None, tsc_khz=0):
     return Paths(
         qemu=qemu or os.path.join(build, "qemu", "build", "qemu-system-x86_64"),
         firmware=os.path.join(build, "firmware"),
         kernel=os.path.join(build, "linux", kernel, "src", "arch", "x86", "boot", "bzImage"),
         initramfs=os.path.join(build, "initramfs-%s.cpio.gz" % kernel),
         qmp_python=os.path.join(build, "qemu", "src", "python"),
+        tsc_khz=tsc_khz,
     )
+
+
+def host_tsc_khz(build, accel):
+    """The host's TSC frequency for the guests (see tools/host-tsc-khz.c),
+    or 0 to let them calibrate it: under KVM, or when the host's TSC does
+    not tick at a constant rate, or the helper is not built."""
+    helper = os.path.join(build, "host-tsc-khz")
+    if accel != "tcg" or not os.access(helper, os.X_OK):
+        return 0
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((ln for ln in f if ln.startswith("flags")), "").split()
+    except OSError:
+        return 0
+    if "constant_tsc" not in flags or "nonstop_tsc" not in flags:
+        return 0
+    r = subprocess.run([helper], capture_output=True, text=True)
+    return int(r.stdout) if r.returncode == 0 and r.stdout.strip().isdigit() else 0
 
 
 def check_built(p):
@@ -125,7 +144,8 @@ def run_cells(cells, build, results_dir, a):
     """Run the cells, a.jobs at a time, each in its own process (QEMU's
     QMP library wants a thread of its own for its event loop), and yield
     (number, result) in the order of `cells` as results come in."""
-    jobs = [(s, m, k, paths_for(build, k, a.qemu), results_dir, a.accel)
+    tsc_khz = host_tsc_khz(build, a.accel)
+    jobs = [(s, m, k, paths_for(build, k, a.qemu, tsc_khz), results_dir, a.accel)
             for s, m, k in cells]
     ctx = multiprocessing.get_context("fork")
     with concurrent.futures.ProcessPoolExecutor(a.jobs, mp_context=ctx) as pool:
@@ -205,9 +225,10 @@ def main(argv=None):
         return 77
 
     if a.dry_run:
+        tsc_khz = host_tsc_khz(build, a.accel)
         for s, m, k in cells:
             print("# %s [%s, %s]" % (s.name, m, k))
-            print(shell_quote(qemu_command(paths_for(build, k, a.qemu), s,
+            print(shell_quote(qemu_command(paths_for(build, k, a.qemu, tsc_khz), s,
                                            "RESULTS/" + cell_dir(s, m, k), a.accel, m)))
         return 0
 
