@@ -30,6 +30,7 @@ need patch patch
 need bc bc
 need flex flex
 need bison bison
+need lz4 lz4
 need ccache ccache
 [ -f /usr/include/libelf.h ] || die "libelf.h missing; install the Debian package 'libelf-dev'"
 [ -f /usr/include/openssl/ssl.h ] || die "openssl headers missing; install the Debian package 'libssl-dev'"

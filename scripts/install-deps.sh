@@ -17,7 +17,7 @@ packages=(
 	python3-pycotap libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev
 	gcc-multilib
 	# Linux
-	bc bison flex libelf-dev libssl-dev cpio kmod
+	bc bison flex libelf-dev libssl-dev cpio kmod lz4
 	# harness and checks
 	python3 shellcheck
 )
