@@ -212,21 +212,25 @@ QEMU_DIAGNOSIS = (
 
 
 def _diagnose_qemu(m, f, when):
+    """False once QMP itself fails (a wedged QEMU): no more asking it."""
     for hmp, keep in QEMU_DIAGNOSIS:
         try:
             ok, out = m.execute("human-monitor-command", {"command-line": hmp})
         except Exception as e:  # QMP errors come in many types
-            ok, out = False, "%s: %s" % (type(e).__name__, e)
+            f.write("qemu %s (%s): QMP failed: %s: %s\n" % (hmp, when, type(e).__name__, e))
+            return False
         f.write("qemu %s (%s):%s\n" % (hmp, when, "" if ok else " failed: %s" % out))
         if ok:
             f.writelines("  %s\n" % ln for ln in out.splitlines() if re.search(keep, ln))
+    return True
 
 
 def _diagnose(m, workdir):
     with open(os.path.join(workdir, DIAGNOSIS_FILE), "w") as f:
-        _diagnose_qemu(m, f, "first")
+        qmp_ok = _diagnose_qemu(m, f, "first")
         _diagnose_guest(m, f)
-        _diagnose_qemu(m, f, "after the guest's answers")
+        if qmp_ok:
+            _diagnose_qemu(m, f, "after the guest's answers")
 
 
 def _diagnose_guest(m, f):
