@@ -31,7 +31,8 @@ def tap_detail(r):
 
 
 def _diagnosis(r):
-    """What the guest said when asked after the failure (runner._diagnose)."""
+    """What QEMU and the guest said when asked after the failure
+    (runner._diagnose)."""
     try:
         with open(os.path.join(r.workdir, "diagnosis.txt"), errors="replace") as f:
             return f.read().splitlines()

@@ -203,7 +203,7 @@ DIAGNOSIS_FILE = "diagnosis.txt"
 # vCPUs are halted, and each local APIC (timer, IRR/ISR, priority). An
 # interrupt that stays in a halted vCPU's IRR across both, deliverable
 # (above the PPR), is one QEMU does not deliver.
-# (HMP command, the lines of its output to keep)
+# Each entry: the HMP command, and the lines of its output to keep.
 QEMU_DIAGNOSIS = (
     ("info registers -a", r"^CPU#|RIP=|HLT="),     # where each vCPU is, halted
     ("info lapic 0", r"\S"),
