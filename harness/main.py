@@ -140,11 +140,10 @@ def _run_one(job):
     return run_cell(s, k, paths, results_dir, accel, m)
 
 
-def run_cells(cells, build, results_dir, a):
+def run_cells(cells, build, results_dir, a, tsc_khz):
     """Run the cells, a.jobs at a time, each in its own process (QEMU's
     QMP library wants a thread of its own for its event loop), and yield
     (number, result) in the order of `cells` as results come in."""
-    tsc_khz = host_tsc_khz(build, a.accel)
     jobs = [(s, m, k, paths_for(build, k, a.qemu, tsc_khz), results_dir, a.accel)
             for s, m, k in cells]
     ctx = multiprocessing.get_context("fork")
@@ -173,9 +172,9 @@ def default_jobs():
     """Cells in parallel: three per host CPU, at most 16. A cell keeps one
     host CPU busy while its guest boots (a few seconds of TCG), then
     mostly waits on the guest's own delays (pciehp's button and power-off
-    waits), when its idle guest costs about a fifth of a host CPU, so
-    one cell per CPU leaves the CPUs idle most of the time. Where a scenario's outcome depends on timing,
-    it races QEMU timers against each other (a completion delay against
+    waits), when its idle guest costs a few hundredths of a host CPU, so
+    one cell per CPU leaves the CPUs idle most of the time. Where a
+    scenario's outcome depends on timing, it races QEMU timers against each other (a completion delay against
     the ITE time-out), or leaves a window of a second (the pull during an
     outstanding invalidation), so a busy host slows cells down without
     changing what they see."""
@@ -224,8 +223,9 @@ def main(argv=None):
         print("1..0 # SKIP --accel=kvm asked for, but /dev/kvm is not usable here")
         return 77
 
+    # Measured once per run, for every cell's command line
+    tsc_khz = host_tsc_khz(build, a.accel)
     if a.dry_run:
-        tsc_khz = host_tsc_khz(build, a.accel)
         for s, m, k in cells:
             print("# %s [%s, %s]" % (s.name, m, k))
             print(shell_quote(qemu_command(paths_for(build, k, a.qemu, tsc_khz), s,
@@ -247,7 +247,7 @@ def main(argv=None):
     print("\n".join(tap), flush=True)
     t0 = time.monotonic()
     results = []
-    for n, r in run_cells(cells, build, results_dir, a):
+    for n, r in run_cells(cells, build, results_dir, a, tsc_khz):
         results.append(r)
         lines = [report.tap_line(n, r)] + report.tap_detail(r)
         tap += lines
