@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -144,22 +145,38 @@ static const struct bit_name lnksta_bits[] = {
 	{ 0x2000, "DLLLA" },
 };
 
-static size_t format_bits(char *buf, size_t size, const char *reg,
+/*
+ * Append to @buf (of @size bytes, @len used) as snprintf() would; once it
+ * is full, nothing more is written. Returns the new length, which may
+ * exceed @size: the caller's string was truncated.
+ */
+__attribute__((format(printf, 4, 5)))
+static size_t append(char *buf, size_t size, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (len >= size)
+		return len;
+	va_start(ap, fmt);
+	len += vsnprintf(buf + len, size - len, fmt, ap);
+	va_end(ap);
+	return len;
+}
+
+static size_t append_bits(char *buf, size_t size, size_t len, const char *reg,
 			  uint16_t val, const struct bit_name *bits, size_t n)
 {
-	size_t len = snprintf(buf, size, "%s=0x%04x(", reg, val);
 	const char *sep = "";
 	size_t i;
 
-	for (i = 0; i < n && len < size; i++) {
+	len = append(buf, size, len, "%s=0x%04x(", reg, val);
+	for (i = 0; i < n; i++) {
 		if (val & bits[i].bit) {
-			len += snprintf(buf + len, size - len, "%s%s", sep, bits[i].name);
+			len = append(buf, size, len, "%s%s", sep, bits[i].name);
 			sep = ",";
 		}
 	}
-	if (len < size)
-		len += snprintf(buf + len, size - len, ")");
-	return len < size ? len : size;
+	return append(buf, size, len, ")");
 }
 
 void pci_format_slot(const struct pci_slot_info *slot, char *buf, size_t size)
@@ -171,17 +188,13 @@ void pci_format_slot(const struct pci_slot_info *slot, char *buf, size_t size)
 	if (!size)
 		return;
 	buf[0] = '\0';
-	len += format_bits(buf + len, size - len, "sltctl", slot->sltctl,
-			   sltctl_bits, ARRAY_SIZE(sltctl_bits));
-	if (len < size)
-		len += snprintf(buf + len, size - len, " pwr-ind=%s ",
-				pwr_ind[(slot->sltctl >> 8) & 3]);
-	if (len < size)
-		len += format_bits(buf + len, size - len, "sltsta", slot->sltsta,
-				   sltsta_bits, ARRAY_SIZE(sltsta_bits));
-	if (len < size)
-		len += snprintf(buf + len, size - len, " ");
-	if (len < size)
-		format_bits(buf + len, size - len, "lnksta", slot->lnksta,
-			    lnksta_bits, ARRAY_SIZE(lnksta_bits));
+	len = append_bits(buf, size, len, "sltctl", slot->sltctl,
+			  sltctl_bits, ARRAY_SIZE(sltctl_bits));
+	len = append(buf, size, len, " pwr-ind=%s ",
+		     pwr_ind[(slot->sltctl >> 8) & 3]);
+	len = append_bits(buf, size, len, "sltsta", slot->sltsta,
+			  sltsta_bits, ARRAY_SIZE(sltsta_bits));
+	len = append(buf, size, len, " ");
+	append_bits(buf, size, len, "lnksta", slot->lnksta,
+		    lnksta_bits, ARRAY_SIZE(lnksta_bits));
 }
