@@ -12,6 +12,9 @@
  *           returns once they are done (or the first one failed)
  *   result  the last run: "passes=N ok=N errors=N last_status=0x..."
  *   stats   the device's own counters (BAR0 statistics block)
+ *   pace_ms sleep this long between passes (0, the default, to 1000), so
+ *           that a run can span a slow event, such as another device's
+ *           removal, without keeping a CPU busy for its whole length
  *
  * Guarantees: runs are serialised by a mutex; a run stops at the first
  * failed pass and reports it (a surprise-removed device reads all-ones and
@@ -20,6 +23,7 @@
  * removal does), and never touches the device after returning.
  */
 #include <linux/debugfs.h>
+#include <linux/delay.h>
 #include <linux/dma-mapping.h>
 #include <linux/interrupt.h>
 #include <linux/io.h>
@@ -66,6 +70,7 @@ struct atd {
 	struct dentry *dir;
 	struct mutex lock;	/* serialises runs */
 	bool removing;		/* remove() has started: stop running */
+	u32 pace_ms;		/* sleep between passes */
 	u64 irqs;
 	/* last run */
 	unsigned int passes, ok, errors;
@@ -169,7 +174,10 @@ static ssize_t atd_run_write(struct file *file, const char __user *buf,
 			break;
 		}
 		atd->ok++;
-		cond_resched();
+		if (READ_ONCE(atd->pace_ms))
+			msleep(READ_ONCE(atd->pace_ms));
+		else
+			cond_resched();
 	}
 	pci_info(atd->pdev, "workload: %u of %u passes ok, %u errors\n",
 		 atd->ok, n, atd->errors);
@@ -194,6 +202,28 @@ static int atd_result_show(struct seq_file *m, void *v)
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(atd_result);
+
+#define ATD_MAX_PACE_MS		1000
+
+static int atd_pace_get(void *data, u64 *val)
+{
+	struct atd *atd = data;
+
+	*val = READ_ONCE(atd->pace_ms);
+	return 0;
+}
+
+/* Bounded, so that remove() never waits long for a run to notice it. */
+static int atd_pace_set(void *data, u64 val)
+{
+	struct atd *atd = data;
+
+	if (val > ATD_MAX_PACE_MS)
+		return -EINVAL;
+	WRITE_ONCE(atd->pace_ms, val);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(atd_pace_fops, atd_pace_get, atd_pace_set, "%llu\n");
 
 static int atd_stats_show(struct seq_file *m, void *v)
 {
@@ -260,6 +290,8 @@ static int atd_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	debugfs_create_file("run", 0200, atd->dir, atd, &atd_run_fops);
 	debugfs_create_file("result", 0400, atd->dir, atd, &atd_result_fops);
 	debugfs_create_file("stats", 0400, atd->dir, atd, &atd_stats_fops);
+	debugfs_create_file_unsafe("pace_ms", 0600, atd->dir, atd,
+				   &atd_pace_fops);
 	pci_info(pdev, "ats-testdev bound, ATS %s\n",
 		 pci_ats_supported(pdev) ? "supported" : "not supported");
 	return 0;
