@@ -41,6 +41,7 @@ class Paths:
     initramfs: str
     qmp_python: str    # QEMU's python/ directory
     tsc_khz: int = 0   # the host's TSC frequency, for the guest; 0: it calibrates
+    hz: int = 0        # the guest kernel's CONFIG_HZ; 0: not known
 
 
 def socket_dir(workdir):
@@ -55,11 +56,19 @@ def socket_dir(workdir):
     return d
 
 
-def tsc_cmdline(tsc_khz):
+def tsc_cmdline(tsc_khz, hz=0):
     """Under TCG the guest's TSC is the host's: a guest that calibrates it
     against emulated timers on a loaded host can be off by a factor of 40
-    (its clock racing, every timeout firing), so it is told."""
-    return "tsc_early_khz=%d" % tsc_khz if tsc_khz else ""
+    (its clock racing, every timeout firing), so it is told. Its delay loop
+    counts TSC cycles, and only the boot CPU derives loops_per_jiffy from
+    the TSC frequency: each other CPU measures it again, spinning for
+    jiffies (and, under TCG, failing: "calibrate_delay_direct() failed"),
+    unless lpj= gives it."""
+    if not tsc_khz:
+        return ""
+    if not hz:
+        return "tsc_early_khz=%d" % tsc_khz
+    return "tsc_early_khz=%d lpj=%d" % (tsc_khz, tsc_khz * 1000 // hz)
 
 
 def qemu_command(paths, scenario, workdir, accel="tcg", mode="legacy"):
@@ -95,7 +104,7 @@ def qemu_command(paths, scenario, workdir, accel="tcg", mode="legacy"):
         "-kernel", paths.kernel,
         "-initrd", paths.initramfs,
         "-append", " ".join(filter(None, (BASE_CMDLINE, MODE_CMDLINE[mode],
-                                          tsc_cmdline(paths.tsc_khz),
+                                          tsc_cmdline(paths.tsc_khz, paths.hz),
                                           scenario.cmdline))),
         "-chardev", "file,id=console,path=%s" % os.path.join(workdir, "serial.log"),
         "-serial", "chardev:console",

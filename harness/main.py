@@ -74,14 +74,27 @@ def select(all_scenarios, names, groups):
     return [s for s in all_scenarios if "nodefault" not in s.groups]
 
 
+def kernel_hz(build, kernel):
+    """CONFIG_HZ of a built guest kernel, 0 when it cannot be read."""
+    try:
+        with open(os.path.join(build, "linux", kernel, "src", ".config")) as f:
+            for ln in f:
+                if ln.startswith("CONFIG_HZ=") and ln[10:].strip().isdigit():
+                    return int(ln[10:])
+    except OSError:
+        pass
+    return 0
+
+
 def paths_for(build, kernel, qemu=None, tsc_khz=0):
     return Paths(
         qemu=qemu or os.path.join(build, "qemu", "build", "qemu-system-x86_64"),
         firmware=os.path.join(build, "firmware"),
         kernel=os.path.join(build, "linux", kernel, "src", "arch", "x86", "boot", "bzImage"),
-        initramfs=os.path.join(build, "initramfs-%s.cpio.gz" % kernel),
+        initramfs=os.path.join(build, "initramfs-%s.cpio" % kernel),
         qmp_python=os.path.join(build, "qemu", "src", "python"),
         tsc_khz=tsc_khz,
+        hz=kernel_hz(build, kernel) if tsc_khz else 0,
     )
 
 
