@@ -34,7 +34,7 @@ if ninja -C "$ITE_BUILD" kernel-sid; then
 	log "build: the sid kernel done in $(($(date +%s) - start))s"
 else
 	# No stale sid kernel may stand in for the one that failed.
-	rm -f "$ITE_BUILD/linux/sid/src/arch/x86/boot/bzImage" "$ITE_BUILD/initramfs-sid.cpio.gz"
+	rm -f "$ITE_BUILD/linux/sid/src/arch/x86/boot/bzImage" "$ITE_BUILD/initramfs-sid.cpio"
 	log "warning: the informational sid kernel did not build (see above);" \
 		"the patched and unpatched kernels are built, the matrix runs without the sid column"
 fi

@@ -10,13 +10,13 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 MKCPIO = os.path.join(TOP, "scripts", "mkcpio.py")
 
 
-def run(spec):
+def run(spec, name="out.cpio.gz"):
     d = tempfile.mkdtemp()
     with open(os.path.join(d, "payload"), "w") as f:
         f.write("hello\n")
     with open(os.path.join(d, "spec"), "w") as f:
         f.write(spec.replace("PAYLOAD", os.path.join(d, "payload")))
-    out = os.path.join(d, "out.cpio.gz")
+    out = os.path.join(d, name)
     p = subprocess.run(["/usr/bin/python3", MKCPIO, os.path.join(d, "spec"), out],
                        capture_output=True, text=True)
     return p, out
@@ -34,6 +34,15 @@ class MkCpio(unittest.TestCase):
         self.assertIn(b"hello\n", data)
         self.assertIn(b"TRAILER!!!", data)
         self.assertEqual(len(data) % 4, 0)
+
+    def test_uncompressed(self):
+        p, out = run("file /init PAYLOAD 0755\n", "out.cpio")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(out, "rb") as f:
+            data = f.read()
+        self.assertTrue(data.startswith(b"070701"))
+        self.assertIn(b"hello\n", data)
+        self.assertTrue(data.rstrip(b"\0").endswith(b"TRAILER!!!"))
 
     def test_reproducible(self):
         spec = "dir /dev 0755\nfile /init PAYLOAD 0755\n"
