@@ -283,8 +283,9 @@ class Machine:
             self.events.append(ev)
             ev = self.qmp.pull_event()
 
-    def wait_event(self, name, match, deadline):
-        """Wait for a QMP event NAME whose data contains `match`."""
+    def wait_event(self, name, match, deadline, stop=None):
+        """Wait for a QMP event NAME whose data contains `match`; None when
+        the deadline passes, QEMU exits, or stop() says to give up."""
         seen = 0
         while True:
             for ev in self.events[seen:]:
@@ -295,7 +296,7 @@ class Machine:
                     return ev
             seen = len(self.events)
             left = deadline - time.monotonic()
-            if left <= 0 or not self.alive():
+            if left <= 0 or not self.alive() or (stop and stop()):
                 return None
             self.poll_events(min(left, 0.5))
 

@@ -64,9 +64,10 @@ def _parse_kv(words):
 
 
 def _log_watch(m, regex, repeat=1):
-    """A stop() for agent commands: true once `repeat` lines of the guest
-    log match regex, so a step that will never be answered (the guest
-    locked up) ends as soon as the lockup is shown. Checked at most every
+    """A stop() for guest and event steps: true once `repeat` lines of the
+    guest log match regex, so a step that will never be answered or come
+    (the guest locked up) ends as soon as the lockup is shown, instead of
+    at its timeout with a vCPU spinning all along. Checked at most every
     0.5 s."""
     pattern = re.compile(regex)
 
@@ -100,8 +101,10 @@ def _run_step(m, step, deadline, stop=None):
             match = {k: str(v) for k, v in _parse_kv(step.words[1:-1]).items()}
         except ValueError as e:
             return "bad event step '%s': %s" % (step.text, e)
-        ev = m.wait_event(name, match, min(deadline, now + secs))
+        ev = m.wait_event(name, match, min(deadline, now + secs), stop)
         if ev is None:
+            if stop and stop():
+                return "timeout: no %s event %s (lockup reported)" % (name, match or "")
             return "timeout: no %s event %s within %gs" % (name, match or "", secs)
         return None
     if step.kind == "sleep":
