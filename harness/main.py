@@ -162,7 +162,7 @@ def run_cells(cells, build, results_dir, a, tsc_khz):
     ctx = multiprocessing.get_context("fork")
     with concurrent.futures.ProcessPoolExecutor(a.jobs, mp_context=ctx) as pool:
         futures = [None] * len(jobs)
-        for i in sorted(range(len(jobs)), key=lambda i: -cost_hint(cells[i][0])):
+        for i in sorted(range(len(jobs)), key=lambda i: cost_hint(cells[i][0]), reverse=True):
             futures[i] = pool.submit(_run_one, jobs[i])
         done = 0
         for n, f in enumerate(futures, 1):
@@ -177,8 +177,10 @@ def run_cells(cells, build, results_dir, a, tsc_khz):
 def cost_hint(s):
     """A rough rank of how long a scenario's cells run, so that the long
     ones (cycles in one boot: minutes) start first and the short ones
-    fill in around them, instead of one long cell finishing alone."""
-    return s.cycles * len(s.cycle)
+    fill in around them, instead of one long cell finishing alone. After
+    the cycles, the scenario's own timeout ranks the rest: the ones given
+    150 s are those that wait out removals or ITE retries."""
+    return (s.cycles * len(s.cycle), s.timeout)
 
 
 def default_jobs():
