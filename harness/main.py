@@ -197,7 +197,11 @@ def default_jobs():
     they see."""
     env = os.environ.get("ITE_TEST_JOBS")
     if env:
-        return max(1, int(env))
+        if not env.strip().isdigit() or int(env) < 1:
+            print("run-tests.sh: ITE_TEST_JOBS must be a positive number of "
+                  "cells, not %r" % env, file=sys.stderr)
+            raise SystemExit(2)
+        return int(env)
     return max(1, min(16, 4 * (os.cpu_count() or 1)))
 
 
