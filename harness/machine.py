@@ -80,9 +80,11 @@ def qemu_command(paths, scenario, workdir, accel="tcg", mode="legacy"):
         machine += ",kernel-irqchip=split"
     else:
         # One thread for all vCPUs (round-robin TCG): multi-threaded TCG
-        # now and then trips an assertion in QEMU's memory map code while
-        # the guest enumerates PCI (iotlb_to_section, physmem.c), and one
-        # host CPU per cell lets cells run in parallel on a small host.
+        # now and then tripped an assertion in QEMU's memory map code while
+        # the guest enumerated PCI (iotlb_to_section, physmem.c: probably
+        # the stale-map lookup qemu-patches/0014 fixes, not re-measured),
+        # and one host CPU per cell lets cells run in parallel on a small
+        # host.
         accel_opts += ",thread=single"
     cmd = [
         paths.qemu,
