@@ -184,17 +184,18 @@ def cost_hint(s):
 
 
 def default_jobs():
-    """Cells in parallel: four per host CPU, at most 16. A cell keeps one
-    host CPU busy while its guest boots (about 2 s of TCG), then mostly
+    """Cells in parallel: six per host CPU, at most 16. A cell keeps one
+    host CPU busy while its guest boots (about 2.5 s of TCG), then mostly
     waits on the guest's own delays (pciehp's button and power-off waits),
-    when its idle guest costs a few hundredths of a host CPU, so one cell
-    per CPU leaves the CPUs idle most of the time. On 2 cores, three per
-    CPU kept them 70% busy and the matrix took 334 s; four, 91% and 281 s.
-    Where a scenario's outcome depends on timing, it races QEMU timers
-    against each other (a completion delay against the ITE time-out), or
-    leaves a window of a second (the pull during an outstanding
-    invalidation), so a busy host slows cells down without changing what
-    they see."""
+    when its idle (tickless) guest costs about a hundredth of a host CPU.
+    The six cycle cells start first and run for minutes, mostly idle: the
+    other slots must keep the CPUs busy meanwhile. On 2 cores the whole
+    matrix took 334 s at three per CPU (CPUs 70% busy), 248 to 300 s at
+    four, 255 s at six (98% busy). Where a scenario's outcome depends on
+    timing, it races QEMU timers against each other (a completion delay
+    against the ITE time-out), or leaves a window of a second (the pull
+    during an outstanding invalidation), so a busy host slows cells down
+    without changing what they see."""
     env = os.environ.get("ITE_TEST_JOBS")
     if env:
         if not env.strip().isdigit() or int(env) < 1:
@@ -202,7 +203,7 @@ def default_jobs():
                   "cells, not %r" % env, file=sys.stderr)
             raise SystemExit(2)
         return int(env)
-    return max(1, min(16, 4 * (os.cpu_count() or 1)))
+    return max(1, min(16, 6 * (os.cpu_count() or 1)))
 
 
 def kvm_usable():
