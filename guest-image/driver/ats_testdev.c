@@ -148,6 +148,7 @@ static ssize_t atd_run_write(struct file *file, const char __user *buf,
 {
 	struct atd *atd = file->private_data;
 	unsigned int n, i;
+	u32 pace;
 	int ret;
 
 	ret = kstrtouint_from_user(buf, count, 0, &n);
@@ -174,8 +175,9 @@ static ssize_t atd_run_write(struct file *file, const char __user *buf,
 			break;
 		}
 		atd->ok++;
-		if (READ_ONCE(atd->pace_ms))
-			msleep(READ_ONCE(atd->pace_ms));
+		pace = READ_ONCE(atd->pace_ms);
+		if (pace)
+			msleep(pace);
 		else
 			cond_resched();
 	}
