@@ -6,6 +6,7 @@ Exit status: 0 when every cell met its expectation, 1 when one did not,
 import argparse
 import concurrent.futures
 import datetime
+import functools
 import multiprocessing
 import os
 import subprocess
@@ -74,8 +75,10 @@ def select(all_scenarios, names, groups):
     return [s for s in all_scenarios if "nodefault" not in s.groups]
 
 
+@functools.lru_cache(maxsize=None)
 def kernel_hz(build, kernel):
-    """CONFIG_HZ of a built guest kernel, 0 when it cannot be read."""
+    """CONFIG_HZ of a built guest kernel, 0 when it cannot be read. Read
+    once per kernel, not once per cell."""
     try:
         with open(os.path.join(build, "linux", kernel, "src", ".config")) as f:
             for ln in f:
