@@ -36,6 +36,7 @@ FORBIDDEN = (
 WEDGED = tuple(p for p in FORBIDDEN
                if p[0] in ("soft lockup", "hard lockup", "RCU stall", "hung task", "panic"))
 
+SERIAL_LOG = "serial.log"    # the guest's console, in each cell's directory
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -60,7 +61,7 @@ class LogVerdict:
 def read_serial(workdir):
     """The guest log a cell recorded in workdir (empty if none yet)."""
     try:
-        with open(os.path.join(workdir, "serial.log"), errors="replace") as f:
+        with open(os.path.join(workdir, SERIAL_LOG), errors="replace") as f:
             return f.read()
     except OSError:
         return ""

@@ -15,7 +15,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from . import guest_log
+from . import guest_log, qemu_trace, timeline
 
 # no_timer_check: under TCG on a busy host, the IO-APIC timer check at
 # boot can miss its ticks and panic ("timer doesn't work through
@@ -108,14 +108,14 @@ def qemu_command(paths, scenario, workdir, accel="tcg", mode="legacy"):
         "-append", " ".join(filter(None, (BASE_CMDLINE, MODE_CMDLINE[mode],
                                           tsc_cmdline(paths.tsc_khz, paths.hz),
                                           scenario.cmdline))),
-        "-chardev", "file,id=console,path=%s" % os.path.join(workdir, "serial.log"),
+        "-chardev", "file,id=console,path=%s" % os.path.join(workdir, guest_log.SERIAL_LOG),
         "-serial", "chardev:console",
         "-chardev", "socket,id=agent,path=%s,server=on,wait=off"
         % os.path.join(sockets, "agent.sock"),
         "-serial", "chardev:agent",
         "-chardev", "socket,id=qmp,path=%s" % os.path.join(sockets, "qmp.sock"),
         "-mon", "chardev=qmp,mode=control",
-        "-D", os.path.join(workdir, "qemu-debug.log"),
+        "-D", os.path.join(workdir, qemu_trace.TRACE_LOG),
     ]
     # Trace events go to the same log (QEMU's "log" trace backend), each
     # with its wall-clock time: the invalidation timeline of every cell
@@ -237,7 +237,7 @@ class Machine:
         self.sockets = socket_dir(workdir)
         self.transcript = open(os.path.join(workdir, "agent.log"), "w")
         self.agent = Agent(os.path.join(self.sockets, "agent.sock"), self.transcript)
-        self.qmp_log = open(os.path.join(workdir, "qmp.log"), "w")
+        self.qmp_log = open(os.path.join(workdir, timeline.QMP_LOG), "w")
 
     def start(self, timeout=30.0):
         if self.paths.qmp_python not in sys.path:

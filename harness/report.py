@@ -4,6 +4,7 @@ import os
 import xml.etree.ElementTree as ET
 
 from . import guest_log, qemu_trace
+from .runner import DIAGNOSIS_FILE
 from .scenario import INFORMATIONAL
 
 
@@ -34,7 +35,7 @@ def _diagnosis(r):
     """What QEMU and the guest said when asked after the failure
     (runner._diagnose)."""
     try:
-        with open(os.path.join(r.workdir, "diagnosis.txt"), errors="replace") as f:
+        with open(os.path.join(r.workdir, DIAGNOSIS_FILE), errors="replace") as f:
             return f.read().splitlines()
     except OSError:
         return []

@@ -200,6 +200,8 @@ DIAGNOSIS = (
     ("timer interrupts a second later", ["sh", "sleep", "1;", "grep", "LOC", "/proc/interrupts"]),
 )
 DIAGNOSIS_FILE = "diagnosis.txt"
+RESULT_FILE = "result.json"     # the CellResult, as JSON
+COMMAND_FILE = "command.sh"     # the cell's QEMU command, to run it again by hand
 
 
 # And QEMU's side, over QMP, before and after the guest's answers: which
@@ -263,7 +265,7 @@ def run_cell(scenario, kernel, paths, results_dir, accel="tcg", mode="legacy"):
     res.workdir = workdir
     cmd = qemu_command(paths, scenario, workdir, accel, mode)
     res.command = shell_quote(cmd)
-    with open(os.path.join(workdir, "command.sh"), "w") as f:
+    with open(os.path.join(workdir, COMMAND_FILE), "w") as f:
         f.write(res.command + "\n")
 
     t0 = time.monotonic()
@@ -348,6 +350,6 @@ def run_cell(scenario, kernel, paths, results_dir, accel="tcg", mode="legacy"):
             failed = ("fail", reason)
     judge(res, failed, guest_log.check(m.serial_text(), scenario.require + exp.require,
                                        scenario.forbid, exp.signature, exp.repeat), exp)
-    with open(os.path.join(workdir, "result.json"), "w") as f:
+    with open(os.path.join(workdir, RESULT_FILE), "w") as f:
         json.dump(res.__dict__, f, indent=1)
     return res

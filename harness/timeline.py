@@ -13,6 +13,8 @@ import os
 import re
 from dataclasses import dataclass
 
+from . import qemu_trace
+
 # lane name -> trace event
 LANES = (
     ("submitted", "vtd_devtlb_inv_submit"),
@@ -24,6 +26,7 @@ QMP_LANES = ("host action", "device removed")
 HOST_ACTIONS = ("device_del", "device_add", "x-pcie-surprise-remove", "x-pcie-link-set",
                 "qom-set")
 
+QMP_LOG = "qmp.log"     # the QMP transcript, in each cell's directory
 _TRACE = re.compile(r"^\d+@(\d+\.\d+):(\w+) ?(.*)$")
 _QMP = re.compile(r"^\s*[\d.]+ (\d+\.\d+) (>|<|event) (.*)$")
 
@@ -39,7 +42,7 @@ def _trace_events(workdir):
     by_event = {ev: lane for lane, ev in LANES}
     out = []
     try:
-        with open(os.path.join(workdir, "qemu-debug.log"), errors="replace") as f:
+        with open(os.path.join(workdir, qemu_trace.TRACE_LOG), errors="replace") as f:
             for ln in f:
                 m = _TRACE.match(ln)
                 if m and m.group(2) in by_event:
@@ -53,7 +56,7 @@ def _trace_events(workdir):
 def _qmp_events(workdir):
     out = []
     try:
-        with open(os.path.join(workdir, "qmp.log"), errors="replace") as f:
+        with open(os.path.join(workdir, QMP_LOG), errors="replace") as f:
             lines = f.readlines()
     except OSError:
         return out
