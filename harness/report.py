@@ -3,7 +3,7 @@ report.md in the run's results directory."""
 import os
 import xml.etree.ElementTree as ET
 
-from . import guest_log, qemu_trace
+from . import guest_log, qemu_trace, timeline
 from .runner import DIAGNOSIS_FILE
 from .scenario import INFORMATIONAL
 
@@ -84,8 +84,8 @@ def write_junit(path, results):
 
 
 KERNEL_ORDER = ("patched", "unpatched", "sid")
-FIGURES = (("unplug_ms", "unplug"), ("ite", "ITEs"), ("ite_to_clear_ms", "ITE→cleared"),
-           ("ite_recovery_ms", "ITE recovery"))
+FIGURES = (("unplugs_ms", "unplug"), ("ite", "ITEs"), ("ite_to_clear_ms", "ITE→cleared"),
+           ("ite_recoveries_ms", "ITE recovery"))
 
 
 def matrix(results):
@@ -110,11 +110,38 @@ def what(r):
     return "expected failure" if r.expected == "fail" and r.met else r.outcome
 
 
+def _ms(v):
+    return "%.0f ms" % v if v < 1000 else "%.2f s" % (v / 1000) if v < 10000 \
+        else "%.1f s" % (v / 1000)
+
+
+def spread(values):
+    """One figure, or the median and maximum of many."""
+    if len(values) == 1:
+        return _ms(values[0])
+    v = sorted(values)
+    return "median %s, max %s (%d)" % (_ms(v[len(v) // 2]), _ms(v[-1]), len(v))
+
+
+def never(r):
+    """The ITEs that went on until QEMU was stopped, or None."""
+    u = r.timings.get("ite_unrecovered")
+    if not u:
+        return None
+    how = "killed" if r.timings.get("stop") == "killed" else "stopped"
+    every = ", one every %s" % _ms(u["every_ms"]) if u.get("every_ms") else ""
+    return "never (%s after %.1f s, %d ITEs%s)" % (how, u["for_s"], u["ites"], every)
+
+
 def figure(r, key):
     v = r.timings.get(key)
+    if key == "ite_recoveries_ms" and never(r):
+        return (spread(v) + "; then " if v else "") + never(r)
     if v is None:
         return "-"
-    return str(v) if key == "ite" else "%.0f ms" % v if v < 10000 else "%.1f s" % (v / 1000)
+    if key == "ite":
+        return str(v)
+    return spread(v) if isinstance(v, list) else _ms(v)
 
 
 def detailed(results):
@@ -122,7 +149,7 @@ def detailed(results):
     those with a timeline (something timed out or a device went away)."""
     return [r for r in results
             if not r.met or r.expected == "fail"
-            or os.path.exists(os.path.join(r.workdir, "timeline.svg"))]
+            or os.path.exists(os.path.join(r.workdir, timeline.SVG_FILE))]
 
 
 def guest_slice(r):
@@ -168,7 +195,7 @@ def write_markdown(path, results, versions):
         head = "FAILED" if not r.met and not r.informational else what(r)
         out += ["", "## %s: %s" % (r.label, head), "", r.summary(), "",
                 "Command: `%s`" % r.command, ""]
-        svg = os.path.join(r.workdir, "timeline.svg")
+        svg = os.path.join(r.workdir, timeline.SVG_FILE)
         if os.path.exists(svg):
             out += ["Timeline: `%s`" % os.path.relpath(svg, os.path.dirname(path)), ""]
         out += ["Guest log:", "", "```", guest_slice(r), "```", "",

@@ -3,7 +3,7 @@ report.md, with colours, and the timeline pictures inline."""
 import html
 import os
 
-from . import report
+from . import report, timeline
 
 STYLE = """
 body { font-family: sans-serif; margin: 1.5em; }
@@ -49,10 +49,7 @@ def write_html(path, results, versions):
     for r in report.detailed(results):
         out.append("<h3 id='%s'>%s: %s</h3><p>%s</p>" % (
             e(anchor(r)), e(r.label), report.mark(r), e(r.summary())))
-        svg = os.path.join(r.workdir, "timeline.svg")
-        if os.path.exists(svg):
-            with open(svg) as f:
-                out.append(f.read())
+        out.append(picture(r))
         out.append("<details><summary>guest log</summary><pre>%s</pre></details>"
                    % e(report.guest_slice(r)))
         out.append("<details><summary>QEMU trace</summary><pre>%s</pre></details>"
@@ -62,6 +59,16 @@ def write_html(path, results, versions):
     out.append("</body></html>")
     with open(path, "w") as f:
         f.write("\n".join(out) + "\n")
+
+
+def picture(r):
+    """The cell's timeline inline: its summary when it has one."""
+    for name in (timeline.SUMMARY_FILE, timeline.SVG_FILE):
+        p = os.path.join(r.workdir, name)
+        if os.path.exists(p):
+            with open(p) as f:
+                return f.read()
+    return ""
 
 
 def anchor(r):

@@ -326,6 +326,7 @@ def run_cell(scenario, kernel, paths, results_dir, accel="tcg", mode="legacy"):
 
     died = m.proc is not None and not m.alive()
     how = m.stop()
+    stopped_at = time.time()    # the clock of QEMU's trace and the QMP log
     res.duration = round(time.monotonic() - t0, 2)
     res.timings["total"] = res.duration
     res.timings["stop"] = how
@@ -340,10 +341,8 @@ def run_cell(scenario, kernel, paths, results_dir, accel="tcg", mode="legacy"):
         # even where a failure was expected.
         failed = ("error", SANITIZER_REASON + sanitizer)
     evs = timeline.events(workdir)
-    res.timings.update(timeline.figures(evs))
-    if timeline.interesting(evs):
-        with open(os.path.join(workdir, "timeline.svg"), "w") as f:
-            f.write(timeline.svg(evs, res.label))
+    res.timings.update(timeline.figures(evs, stopped_at, how == "poweroff"))
+    timeline.write_pictures(evs, res.label, workdir)
     if not failed and scenario.trace_order:
         reason = qemu_trace.check_order(qemu_trace.read(workdir), scenario.trace_order)
         if reason:

@@ -37,11 +37,85 @@ class Timeline(unittest.TestCase):
                           "timed out", "ITE cleared", "device removed"])
 
     def test_figures(self):
-        f = timeline.figures(timeline.events(self.dir))
+        f = timeline.figures(timeline.events(self.dir), end=1010.0)
         self.assertEqual(f["ite"], 1)
         self.assertEqual(f["ite_to_clear_ms"], 2.0)
-        self.assertEqual(f["ite_recovery_ms"], 102.0)
-        self.assertEqual(f["unplug_ms"], 5900.0)
+        self.assertEqual(f["ite_recoveries_ms"], [102.0])
+        self.assertNotIn("ite_unrecovered", f)
+        self.assertEqual(f["unplugs_ms"], [5900.0])
+
+    def test_a_kill_is_not_a_recovery(self):
+        # The flush is resent after each ITE until QEMU is stopped: the
+        # guest never got past it, whatever it cleared on the way.
+        lines = []
+        for i in range(50):
+            t = 1000.0 + i * 0.105
+            lines += ["1@%.6f:vtd_devtlb_inv_submit sid=0x0100 itag=1 addr=0x0 mask=0xfff" % t,
+                      "1@%.6f:vtd_devtlb_inv_timeout sid=0x0100" % (t + 0.1),
+                      "1@%.6f:vtd_inv_qi_ite_clear head=4" % (t + 0.102)]
+        evs = self._events("\n".join(lines))
+        f = timeline.figures(evs, end=1005.6)
+        self.assertEqual(f["ite"], 50)
+        self.assertNotIn("ite_recoveries_ms", f)
+        self.assertEqual(f["ite_unrecovered"], {"ites": 50, "every_ms": 105.0, "for_s": 5.6})
+        # Stopped long after the last ITE: the resends had ended.
+        self.assertEqual(len(timeline.figures(evs, end=1015.0)["ite_recoveries_ms"]), 1)
+
+    def test_a_guest_that_powers_off_went_on(self):
+        # One ITE with a 2 s time-out, and the guest, done with its steps,
+        # powers off 0.2 s later: too soon for the next ITE to show that
+        # nobody resends, but the guest was not stuck in the flush.
+        evs = self._events("1@1000.000000:vtd_devtlb_inv_submit sid=0x0100 itag=1 addr=0x0 "
+                           "mask=0xfff\n1@1002.000000:vtd_devtlb_inv_timeout sid=0x0100\n"
+                           "1@1002.003000:vtd_inv_qi_ite_clear head=4\n")
+        self.assertEqual(timeline.figures(evs, end=1002.2, powered_off=True)
+                         ["ite_recoveries_ms"], [2003.0])
+        self.assertIn("ite_unrecovered", timeline.figures(evs, end=1002.2))
+
+    def test_cycles_give_one_figure_each(self):
+        lines, qmp = [], []
+        for n in range(3):
+            t = 1000.0 + n * 10
+            lines += ["1@%.6f:vtd_devtlb_inv_submit sid=0x0100 itag=1 addr=0x0 mask=0xfff" % t,
+                      "1@%.6f:vtd_devtlb_inv_timeout sid=0x0100" % (t + 0.1),
+                      "1@%.6f:vtd_inv_qi_ite_clear head=4" % (t + 0.1 + 0.01 * (n + 1))]
+            qmp += ["   1.000 %.6f > {'execute': 'x-pcie-surprise-remove', "
+                    "'arguments': {'id': 's%d'}}" % (t + 1, n),
+                    "   1.000 %.6f event {'timestamp': {'seconds': %d, 'microseconds': %d}, "
+                    "'event': 'DEVICE_DELETED', 'data': {'device': 's%d'}}"
+                    % (t + 2, int(t + 1), 100000 * (n + 1), n)]
+        f = timeline.figures(self._events("\n".join(lines), "\n".join(qmp)), end=1100.0)
+        self.assertEqual(f["ite_recoveries_ms"], [110.0, 120.0, 130.0])
+        self.assertEqual(f["unplugs_ms"], [100.0, 200.0, 300.0])
+
+    def test_removal_pairs_with_its_own_device(self):
+        qmp = ("   1.000 1000.000000 > {'execute': 'device_del', 'arguments': {'id': 'a'}}\n"
+               "   1.000 1001.000000 event {'timestamp': {'seconds': 1001, 'microseconds': 0}, "
+               "'event': 'DEVICE_DELETED', 'data': {'device': 'b'}}\n"
+               "   1.000 1002.000000 event {'timestamp': {'seconds': 1002, 'microseconds': 0}, "
+               "'event': 'DEVICE_DELETED', 'data': {'device': 'a'}}\n")
+        self.assertEqual(timeline.unplugs_ms(self._events("", qmp)), [2000.0])
+
+    def _events(self, trace, qmp=""):
+        d = tempfile.mkdtemp()
+        for name, text in (("qemu-debug.log", trace), ("qmp.log", qmp)):
+            with open(os.path.join(d, name), "w") as f:
+                f.write(text)
+        return timeline.events(d)
+
+    def test_summary_stays_small(self):
+        lines = ["1@%.6f:vtd_devtlb_inv_submit sid=0x0100 itag=1 addr=0x0 mask=0xfff"
+                 % (1000 + i * 0.01) for i in range(20000)]
+        evs = self._events("\n".join(lines) + "\n1@1000.5:vtd_devtlb_inv_timeout sid=0x0100")
+        small = timeline.summary_svg(evs, "long")
+        self.assertLess(len(small), 8000)
+        self.assertGreater(len(timeline.svg(evs, "long")), 3 * len(small))
+        doc = xml.dom.minidom.parseString(small)
+        self.assertEqual(doc.documentElement.tagName, "svg")
+        with tempfile.TemporaryDirectory() as d:
+            timeline.write_pictures(evs, "long", d)
+            self.assertEqual(sorted(os.listdir(d)),
+                             [timeline.SUMMARY_FILE, timeline.SVG_FILE])
 
     def test_svg_is_well_formed(self):
         evs = timeline.events(self.dir)
@@ -52,7 +126,7 @@ class Timeline(unittest.TestCase):
     def test_nothing_recorded(self):
         empty = tempfile.mkdtemp()
         self.assertEqual(timeline.events(empty), [])
-        self.assertEqual(timeline.figures([]), {"ite": 0})
+        self.assertEqual(timeline.figures([], end=1000.0), {"ite": 0})
         self.assertFalse(timeline.interesting([]))
 
 
