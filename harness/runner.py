@@ -33,6 +33,7 @@ class CellResult:
     met: bool = False           # outcome matches the expectation
     reasons: list = field(default_factory=list)
     evidence: str = ""          # the signature line, for expected failures
+    shows: str = ""             # what that failure means (the scenario's words)
     duration: float = 0.0
     timings: dict = field(default_factory=dict)
     workdir: str = ""
@@ -258,7 +259,7 @@ def cell_dir(scenario, mode, kernel):
 def run_cell(scenario, kernel, paths, results_dir, accel="tcg", mode="legacy"):
     exp = scenario.expectation(kernel)
     res = CellResult(scenario.name, kernel, exp.outcome, mode,
-                     kernel in INFORMATIONAL)
+                     kernel in INFORMATIONAL, shows=exp.shows)
     workdir = os.path.join(results_dir, cell_dir(scenario, mode, kernel))
     shutil.rmtree(workdir, ignore_errors=True)
     os.makedirs(workdir)

@@ -45,6 +45,7 @@ class Expectation:
     signature: str = ""           # regex the guest log must show when "fail"
     repeat: int = 1               # ... on at least this many lines
     require: list = field(default_factory=list)  # on top of the scenario's
+    shows: str = ""               # what the failure means, in a few words
 
 
 @dataclass
@@ -176,7 +177,7 @@ def load(path):
         if kernel not in cp:
             continue
         k = cp[kernel]
-        unknown = set(k.keys()) - {"expect", "signature", "repeat", "require"}
+        unknown = set(k.keys()) - {"expect", "signature", "repeat", "require", "shows"}
         if unknown:
             raise ScenarioError("%s: [%s] unknown key(s) %s"
                                 % (path, kernel, ", ".join(sorted(unknown))))
@@ -199,8 +200,12 @@ def load(path):
             raise ScenarioError("%s: [%s] repeat: %s" % (path, kernel, e))
         if repeat < 1:
             raise ScenarioError("%s: [%s] repeat must be at least 1" % (path, kernel))
+        if k.get("shows") and outcome != "fail":
+            raise ScenarioError("%s: [%s] shows is for expect = fail: what the failure "
+                                "means" % (path, kernel))
         expect[kernel] = Expectation(outcome, sig, repeat,
-                                     _regexes(k, "require", path))
+                                     _regexes(k, "require", path),
+                                     " ".join(k.get("shows", "").split()))
 
     return Scenario(
         name=name, path=path,

@@ -78,6 +78,13 @@ class Malformed(unittest.TestCase):
     def test_unknown_kernel_key(self):
         self.assertRejected(MINIMAL + "[patched]\nrequires = x\n", "[patched] unknown key(s) requires")
 
+    def test_shows_says_what_a_failure_means(self):
+        s = self.load(MINIMAL + "[unpatched]\nexpect = fail\nsignature = ITE\n"
+                      "shows = the flush is\n    resent for ever\n")
+        self.assertEqual(s.expectation("unpatched").shows, "the flush is resent for ever")
+        self.assertEqual(s.expectation("sid").shows, "the flush is resent for ever")
+        self.assertRejected(MINIMAL + "[patched]\nshows = nothing\n", "shows is for expect = fail")
+
     def test_per_kernel_require(self):
         s = self.load(MINIMAL + "[patched]\nrequire =\n    isolated\n    blocked\n")
         self.assertEqual(s.expectation("patched").require, ["isolated", "blocked"])
