@@ -17,9 +17,11 @@
  * log shows the harness's steps in line with the kernel's own messages.
  * A command never blocks for longer than the timeout it is given.
  */
+#define _GNU_SOURCE	/* F_SETPIPE_SZ */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -287,6 +289,103 @@ static int cmd_bg(unsigned long seq, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * fragment-memory MB: leave MB megabytes of free memory per CPU as single
+ * pages none of which is next to another free page, as on a host that has
+ * run for a while. A detached child fills pairs of pipes a page at a time,
+ * turn about, so each pipe's pages alternate with the other's, closes one
+ * of each pair and keeps the other open until the guest stops. Pipe pages
+ * are unmovable, like the kernel's own allocations: what the kernel next
+ * allocates page by page comes from the freed ones, so a DMA buffer that
+ * iommu_dma_alloc() builds from single pages (a virtio ring, say) is
+ * contiguous to the device but not in guest memory.
+ */
+#define FRAGMENT_PIPE_BYTES	(1 << 20)
+
+static bool fragment_pair(char *page, long page_size)
+{
+	int keep[2], gone[2];
+	long n;
+
+	if (pipe(keep))
+		return false;
+	if (pipe(gone)) {
+		close(keep[0]);
+		close(keep[1]);
+		return false;
+	}
+	fcntl(keep[1], F_SETPIPE_SZ, FRAGMENT_PIPE_BYTES);
+	fcntl(gone[1], F_SETPIPE_SZ, FRAGMENT_PIPE_BYTES);
+	for (n = 0; n < FRAGMENT_PIPE_BYTES / page_size; n++)
+		if (write(keep[1], page, page_size) != page_size ||
+		    write(gone[1], page, page_size) != page_size)
+			break;
+	close(gone[0]);
+	close(gone[1]);
+	return n > 0;
+}
+
+static int cmd_fragment_memory(unsigned long seq, int argc, char **argv)
+{
+	long page_size = sysconf(_SC_PAGESIZE), ncpus = sysconf(_SC_NPROCESSORS_ONLN), cpu;
+	unsigned long mb = 0, i;
+	cpu_set_t set;
+	char *end = NULL, done = 0;
+	int fd[2];
+	pid_t pid;
+
+	if (argc == 2)
+		mb = strtoul(argv[1], &end, 10);
+	if (argc != 2 || *end || mb == 0 || mb > 64) {
+		reply(seq, "fail usage: fragment-memory MB (1 to 64)");
+		return -1;
+	}
+	if (pipe(fd)) {
+		reply(seq, "fail fragment-memory: %s", strerror(errno));
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		reply(seq, "fail fragment-memory: %s", strerror(errno));
+		close(fd[0]);
+		close(fd[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		char *page = calloc(1, page_size);
+
+		close(fd[0]);
+		setsid();
+		if (fork() != 0)
+			_exit(0);
+		done = page != NULL;
+		/* On each CPU: its per-CPU free lists are served first. */
+		for (cpu = 0; done && cpu < ncpus; cpu++) {
+			CPU_ZERO(&set);
+			CPU_SET(cpu, &set);
+			sched_setaffinity(0, sizeof(set), &set);
+			for (i = 0; done && i < mb; i++)
+				done = fragment_pair(page, page_size);
+		}
+		if (write(fd[1], &done, 1) != 1 || !done)
+			_exit(1);
+		close(fd[1]);
+		for (;;)
+			pause();
+	}
+	close(fd[1]);
+	waitpid(pid, NULL, 0);
+	if (read(fd[0], &done, 1) != 1)
+		done = 0;
+	close(fd[0]);
+	if (!done) {
+		reply(seq, "fail fragment-memory: could not fill %lu MB of pipes", 2 * mb * ncpus);
+		return -1;
+	}
+	reply(seq, "ok %lu MB free in single pages on each of %ld CPUs", mb, ncpus);
+	return 0;
+}
+
 static int cmd_poweroff(unsigned long seq)
 {
 	reply(seq, "ok powering off");
@@ -310,6 +409,8 @@ static int dispatch(unsigned long seq, int argc, char **argv)
 		return cmd_sh(seq, argc, argv);
 	if (!strcmp(argv[0], "bg"))
 		return cmd_bg(seq, argc, argv);
+	if (!strcmp(argv[0], "fragment-memory"))
+		return cmd_fragment_memory(seq, argc, argv);
 	if (!strcmp(argv[0], "poweroff"))
 		return cmd_poweroff(seq);
 	if (!strcmp(argv[0], "ping")) {
