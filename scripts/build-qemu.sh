@@ -5,8 +5,9 @@
 #
 #   scripts/build-qemu.sh [--stock | --asan | --fuzz]
 #
-# --stock builds the same pinned source without ite-lab's overlay and series
-# (for comparisons in bench/), in $ITE_BUILD/qemu-stock.
+# --stock builds the same pinned source without ite-lab's overlay and with
+# only the upstream fixes of its series, qemu-patches/stock-series (for
+# comparisons in bench/), in $ITE_BUILD/qemu-stock.
 # --asan builds ite-lab's QEMU with clang, AddressSanitizer (and so
 # LeakSanitizer) and UndefinedBehaviorSanitizer, in $ITE_BUILD/qemu-asan.
 # --fuzz builds QEMU's libFuzzer binary, qemu-fuzz-x86_64 (generic-fuzz),
@@ -75,14 +76,16 @@ if ! stamp_ok "$src/.ite-lab/base" "$QEMU_DSC"; then
 	echo "$QEMU_DSC" >"$src/.ite-lab/base"
 fi
 
-if [ "$flavour" != qemu-stock ]; then
-	tree_apply_series "$src" "$ITE_TOP/qemu-patches" || {
-		log "qemu: re-extracting the tree"
-		rm -rf "$src"
-		exec "$0" "$@"
-	}
-	tree_overlay "$src" "$ITE_TOP/hw"
-fi
+# Stock QEMU carries only the fixes upstream needs whatever ite-lab adds
+# (qemu-patches/stock-series): without them its guests hang now and then.
+series=series
+[ "$flavour" = qemu-stock ] && series=stock-series
+tree_apply_series "$src" "$ITE_TOP/qemu-patches" "$series" || {
+	log "qemu: re-extracting the tree"
+	rm -rf "$src"
+	exec "$0" "$@"
+}
+[ "$flavour" = qemu-stock ] || tree_overlay "$src" "$ITE_TOP/hw"
 
 if [ ! -f "$bld/build.ninja" ]; then
 	log "qemu: configuring ($flavour)"

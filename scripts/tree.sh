@@ -8,28 +8,29 @@
 #   .ite-lab/overlay.list    overlay files last copied in
 #   .ite-lab/base            identity of the pristine source
 
-# series_files DIR: the patch files of DIR/series, in order, one per line.
-# Blank lines and '#' comments are ignored; a missing file is an error.
+# series_files DIR [LIST]: the patch files that DIR/LIST (default: series)
+# names, in order, one per line. Blank lines and '#' comments are ignored;
+# a missing file is an error.
 series_files() {
-	local dir=$1 p
-	[ -f "$dir/series" ] || return 0
+	local dir=$1 list=${2:-series} p
+	[ -f "$dir/$list" ] || return 0
 	while read -r p; do
 		p=${p%%#*}
 		p=${p//[[:space:]]/}
 		[ -n "$p" ] || continue
-		[ -f "$dir/$p" ] || die "$dir/series names '$p', which does not exist"
+		[ -f "$dir/$p" ] || die "$dir/$list names '$p', which does not exist"
 		echo "$dir/$p"
-	done <"$dir/series"
+	done <"$dir/$list"
 }
 
-# tree_apply_series TREE SERIES_DIR: make TREE carry exactly SERIES_DIR's
-# series. Returns 2 when the previous series cannot be reverted (the caller
-# then re-extracts the tree).
+# tree_apply_series TREE SERIES_DIR [LIST]: make TREE carry exactly the
+# patches SERIES_DIR/LIST (default: series) names. Returns 2 when the
+# previous series cannot be reverted (the caller then re-extracts the tree).
 tree_apply_series() {
 	local tree=$1 dir=$2 state=$1/.ite-lab new p
 	mkdir -p "$state"
 	new=$(mktemp)
-	series_files "$dir" >"$new.list" || { rm -f "$new" "$new.list"; return 1; }
+	series_files "$dir" "${3:-series}" >"$new.list" || { rm -f "$new" "$new.list"; return 1; }
 	while read -r p; do cat "$p"; done <"$new.list" >"$new"
 	if [ -f "$state/applied.patch" ] && cmp -s "$new" "$state/applied.patch"; then
 		rm -f "$new" "$new.list"
