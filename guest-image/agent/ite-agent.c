@@ -307,9 +307,10 @@ static bool fragment_pair(char *page, long page_size)
 	int keep[2], gone[2];
 	long n;
 
-	if (pipe(keep))
+	/* Non-blocking: a pipe that holds less than asked for ends the loop. */
+	if (pipe2(keep, O_NONBLOCK))
 		return false;
-	if (pipe(gone)) {
+	if (pipe2(gone, O_NONBLOCK)) {
 		close(keep[0]);
 		close(keep[1]);
 		return false;
