@@ -9,6 +9,8 @@ Sources, all stamped with the host's wall clock:
   and QEMU's events (DEVICE_DELETED).
 """
 import ast
+import bisect
+import itertools
 import os
 import re
 from dataclasses import dataclass
@@ -123,9 +125,11 @@ class Episode:
         return round(gaps[len(gaps) // 2] * 1000, 1) if gaps else None
 
 
-def _last_before(times, t):
-    earlier = [x for x in times if x <= t]
-    return earlier[-1] if earlier else None
+def _last_before(times, t, strict=False):
+    """The last of the sorted times at or before t (before t when
+    strict), or None."""
+    i = (bisect.bisect_left if strict else bisect.bisect_right)(times, t)
+    return times[i - 1] if i else None
 
 
 def ite_episodes(evs, end=None, powered_off=False):
@@ -157,7 +161,7 @@ def ite_episodes(evs, end=None, powered_off=False):
             eps.append(Episode(e.t if s is None else s, [e.t]))
     for ep, nxt in zip(eps, eps[1:] + [None]):
         until = nxt.timeouts[0] if nxt else float("inf")
-        ep.cleared = _last_before([c for c in clears if c < until], float("inf"))
+        ep.cleared = _last_before(clears, until, strict=True)
         if ep.cleared is not None and ep.cleared < ep.timeouts[0]:
             ep.cleared = None
     if end is not None and not powered_off:
@@ -172,7 +176,8 @@ def unplugs_ms(evs):
     for i, e in enumerate(evs):
         if e.lane != "host action" or e.what.split()[0] not in REMOVALS:
             continue
-        gone = next((g for g in evs[i + 1:] if g.lane == "device removed"
+        gone = next((g for g in itertools.islice(evs, i + 1, None)
+                     if g.lane == "device removed"
                      and (g.device == e.device or not e.device)), None)
         if gone:
             out.append(round((gone.t - e.t) * 1000, 1))
