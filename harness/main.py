@@ -47,7 +47,20 @@ def parse_args(argv):
     p.add_argument("--results", help="results directory (default: BUILD/results/DATE)")
     p.add_argument("--qemu", help="another qemu-system-x86_64 to run (default: ite-lab's, "
                    "from the build directory)")
+    p.add_argument("--set", action="append", default=[], type=override, metavar="KEY=VALUE",
+                   help="replace what the chosen scenarios' files say (repeatable): "
+                   "KEY=VALUE for their [scenario] section (cycles=500, "
+                   "iommu=intremap=on,device-iotlb=on,devtlb-timeout-ms=50), "
+                   "KERNEL.KEY=VALUE for a kernel's section (patched.expect=fail)")
     return p.parse_args(argv)
+
+
+def override(text):
+    """--set: a scenario key and its new value (scenario.parse_override)."""
+    try:
+        return scenario.parse_override(text)
+    except scenario.ScenarioError as e:
+        raise argparse.ArgumentTypeError(str(e))
 
 
 def kernel_list(text):
@@ -228,6 +241,14 @@ def main(argv=None):
             print("%-28s [%s] %s" % (s.name, " ".join(s.groups), s.description))
         return 0
     chosen = select(scenarios, a.names, a.group)
+    if a.set:
+        # Only the chosen ones: cycles=500 makes no sense for a scenario
+        # without a cycle, and must not stop the others from being listed.
+        try:
+            chosen = [scenario.load(s.path, a.set) for s in chosen]
+        except scenario.ScenarioError as e:
+            print("run-tests.sh: with --set: %s" % e, file=sys.stderr)
+            return 2
     build = os.path.abspath(a.build)
     kernels = scenario.KERNELS if a.kernel == "all" else a.kernel
     if a.kernel == "all":

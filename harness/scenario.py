@@ -20,6 +20,12 @@ INFORMATIONAL = ("sid",)
 MODES = ("legacy", "scalable")
 STEP_KINDS = ("guest", "qmp", "event", "sleep")
 SCENARIO_SUFFIX = ".scenario"
+# The keys of a scenario's [scenario] section and of its kernel sections
+# ([patched], [unpatched], [sid]); docs/scenarios.md says what each means.
+SCENARIO_KEYS = ("description", "groups", "timeout", "smp", "memory", "iommu",
+                 "topology", "cmdline", "steps", "require", "forbid", "trace",
+                 "trace-order", "modes", "cycle", "cycles", "after")
+KERNEL_KEYS = ("expect", "signature", "repeat", "require", "shows")
 
 
 class ScenarioError(Exception):
@@ -122,7 +128,25 @@ def parse_step(text, path):
     return Step(kind, rest, text)
 
 
-def load(path):
+def parse_override(text):
+    """One --set argument, KEY=VALUE or KERNEL.KEY=VALUE, as
+    (section, key, value); ScenarioError when it names no scenario key."""
+    key, eq, value = text.partition("=")
+    section, dot, kkey = key.partition(".")
+    if not dot:
+        section, kkey = "scenario", key
+    known = SCENARIO_KEYS if section == "scenario" else KERNEL_KEYS
+    if not eq or (section != "scenario" and section not in KERNELS) or kkey not in known:
+        raise ScenarioError(
+            "%r: expected KEY=VALUE, KEY one of %s, or KERNEL.KEY=VALUE, KERNEL "
+            "one of %s and KEY one of %s" % (text, ", ".join(SCENARIO_KEYS),
+                                             ", ".join(KERNELS), ", ".join(KERNEL_KEYS)))
+    return section, kkey, value
+
+
+def load(path, overrides=()):
+    """The scenario of a file, with `overrides` ((section, key, value), from
+    parse_override) replacing what the file says before it is checked."""
     name = os.path.basename(path)
     if not name.endswith(SCENARIO_SUFFIX):
         raise ScenarioError("%s: scenario files end in %s" % (path, SCENARIO_SUFFIX))
@@ -135,11 +159,12 @@ def load(path):
         raise ScenarioError("%s: %s" % (path, e))
     if "scenario" not in cp:
         raise ScenarioError("%s: no [scenario] section" % path)
+    for section, key, value in overrides:
+        if section not in cp:
+            cp.add_section(section)
+        cp[section][key] = value
     s = cp["scenario"]
-    known = {"description", "groups", "timeout", "smp", "memory", "iommu",
-             "topology", "cmdline", "steps", "require", "forbid", "trace",
-             "trace-order", "modes", "cycle", "cycles", "after"}
-    unknown = set(s.keys()) - known
+    unknown = set(s.keys()) - set(SCENARIO_KEYS)
     if unknown:
         raise ScenarioError("%s: unknown key(s) %s" % (path, ", ".join(sorted(unknown))))
     for extra in set(cp.sections()) - {"scenario", *KERNELS}:
@@ -177,7 +202,7 @@ def load(path):
         if kernel not in cp:
             continue
         k = cp[kernel]
-        unknown = set(k.keys()) - {"expect", "signature", "repeat", "require", "shows"}
+        unknown = set(k.keys()) - set(KERNEL_KEYS)
         if unknown:
             raise ScenarioError("%s: [%s] unknown key(s) %s"
                                 % (path, kernel, ", ".join(sorted(unknown))))
@@ -224,10 +249,10 @@ def load(path):
     )
 
 
-def load_dir(directory):
-    """All scenarios of a directory, sorted by name."""
+def load_dir(directory, overrides=()):
+    """All scenarios of a directory, sorted by name, each with `overrides`."""
     out = []
     for entry in sorted(os.listdir(directory)):
         if entry.endswith(SCENARIO_SUFFIX):
-            out.append(load(os.path.join(directory, entry)))
+            out.append(load(os.path.join(directory, entry), overrides))
     return out

@@ -30,12 +30,12 @@ class ShippedScenarios(unittest.TestCase):
 
 
 class Malformed(unittest.TestCase):
-    def load(self, text, name="t.scenario"):
+    def load(self, text, name="t.scenario", sets=()):
         with tempfile.TemporaryDirectory() as d:
             p = os.path.join(d, name)
             with open(p, "w") as f:
                 f.write(textwrap.dedent(text))
-            return scenario.load(p)
+            return scenario.load(p, [scenario.parse_override(t) for t in sets])
 
     def assertRejected(self, text, message):
         with self.assertRaises(scenario.ScenarioError) as cm:
@@ -125,6 +125,38 @@ class Malformed(unittest.TestCase):
 
     def test_bad_timeout(self):
         self.assertRejected(MINIMAL + "timeout = soon\n", "invalid literal")
+
+
+
+class Overrides(unittest.TestCase):
+    """run-tests.sh --set: what a script changes without rewriting files."""
+    load = Malformed.load
+
+    def test_scenario_keys(self):
+        s = self.load(MINIMAL + "timeout = 30\n",
+                      sets=["timeout=900", "iommu=intremap=on,devtlb-timeout-ms=50"])
+        self.assertEqual(s.timeout, 900)
+        self.assertEqual(s.iommu, "intremap=on,devtlb-timeout-ms=50")
+
+    def test_kernel_section_made_when_missing(self):
+        s = self.load(MINIMAL, sets=["patched.expect=fail", "patched.signature=x"])
+        self.assertEqual(s.expectation("patched").outcome, "fail")
+        self.assertEqual(s.expectation("unpatched").outcome, "pass")
+
+    def test_checked_like_the_file(self):
+        with self.assertRaises(scenario.ScenarioError) as cm:
+            self.load(MINIMAL, sets=["cycles=5"])
+        self.assertIn("cycle and cycles go together", str(cm.exception))
+
+    def test_unknown_key(self):
+        for bad in ("colour=blue", "cycles", "mainline.expect=pass", "patched.cycles=3"):
+            with self.subTest(bad), self.assertRaises(scenario.ScenarioError) as cm:
+                scenario.parse_override(bad)
+            self.assertIn("expected KEY=VALUE", str(cm.exception))
+
+    def test_value_may_hold_equals(self):
+        self.assertEqual(scenario.parse_override("iommu=a=1,b=2"),
+                         ("scenario", "iommu", "a=1,b=2"))
 
 
 if __name__ == "__main__":
