@@ -15,7 +15,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from . import guest_log, qemu_trace, timeline
+from . import guest_log, qemu_trace, qmp_log, timeline
 
 # no_timer_check: under TCG on a busy host, the IO-APIC timer check at
 # boot can miss its ticks and panic ("timer doesn't work through
@@ -23,8 +23,7 @@ from . import guest_log, qemu_trace, timeline
 BASE_CMDLINE = "console=ttyS0,115200 loglevel=7 panic=-1 printk.time=1 no_timer_check"
 
 # Recorded in every cell, for the timeline in the report.
-TIMELINE_EVENTS = ("vtd_devtlb_inv_submit", "vtd_devtlb_inv_complete",
-                   "vtd_devtlb_inv_timeout", "vtd_inv_qi_ite_clear")
+TIMELINE_EVENTS = tuple(event for _, event in timeline.LANES)
 
 # Per vIOMMU mode: the intel-iommu properties added and the guest driver's
 # matching option (6.12 would pick scalable mode by itself when offered;
@@ -237,7 +236,7 @@ class Machine:
         self.sockets = socket_dir(workdir)
         self.transcript = open(os.path.join(workdir, "agent.log"), "w")
         self.agent = Agent(os.path.join(self.sockets, "agent.sock"), self.transcript)
-        self.qmp_log = open(os.path.join(workdir, timeline.QMP_LOG), "w")
+        self.qmp_log = open(os.path.join(workdir, qmp_log.QMP_LOG), "w")
 
     def start(self, timeout=30.0):
         if self.paths.qmp_python not in sys.path:
@@ -256,10 +255,8 @@ class Machine:
         return self.proc is not None and self.proc.poll() is None
 
     def log_qmp(self, direction, obj):
-        # Seconds since start, then the wall clock that QMP event
-        # timestamps and QEMU's trace (-msg timestamp=on) also use.
-        self.qmp_log.write("%8.3f %.6f %s %s\n" % (time.monotonic() - self.started,
-                                                    time.time(), direction, obj))
+        self.qmp_log.write(qmp_log.entry(time.monotonic() - self.started, time.time(),
+                                         direction, obj) + "\n")
         self.qmp_log.flush()
 
     def execute(self, command, args):

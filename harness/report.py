@@ -5,7 +5,7 @@ import os
 import re
 import xml.etree.ElementTree as ET
 
-from . import guest_log, qemu_trace, timeline
+from . import guest_log, qemu_trace, qmp_log, timeline
 from .runner import COMMAND_FILE, DIAGNOSIS_FILE, RESULT_FILE, CellResult
 from .scenario import INFORMATIONAL
 
@@ -259,7 +259,7 @@ def excerpts_shown(r):
 
 # A cell's files the report links to: (label, file name).
 CELL_FILES = (("timeline", timeline.SVG_FILE), ("guest log", guest_log.SERIAL_LOG),
-              ("QEMU log", qemu_trace.TRACE_LOG), ("QMP", timeline.QMP_LOG),
+              ("QEMU log", qemu_trace.TRACE_LOG), ("QMP", qmp_log.QMP_LOG),
               ("result", RESULT_FILE), ("command", COMMAND_FILE))
 
 

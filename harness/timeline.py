@@ -8,14 +8,13 @@ Sources, all stamped with the host's wall clock:
 - the QMP transcript (qmp.log): the harness's commands (device_del, ...)
   and QEMU's events (DEVICE_DELETED).
 """
-import ast
 import bisect
 import itertools
 import os
 import re
 from dataclasses import dataclass
 
-from . import qemu_trace
+from . import qemu_trace, qmp_log
 
 # lane name -> trace event
 LANES = (
@@ -29,9 +28,7 @@ HOST_ACTIONS = ("device_del", "device_add", "x-pcie-surprise-remove", "x-pcie-li
                 "qom-set")
 
 _TRACE = re.compile(r"^\d+@(\d+\.\d+):(\w+) ?(.*)$")
-QMP_LOG = "qmp.log"     # the QMP transcript, in each cell's directory
 _SID = re.compile(r"\bsid=(\S+)")
-_QMP = re.compile(r"^\s*[\d.]+ (\d+\.\d+) (>|<|event) (.*)$")
 
 
 @dataclass
@@ -61,28 +58,14 @@ def _trace_events(workdir):
 
 def _qmp_events(workdir):
     out = []
-    try:
-        with open(os.path.join(workdir, QMP_LOG), errors="replace") as f:
-            lines = f.readlines()
-    except OSError:
-        return out
-    for ln in lines:
-        m = _QMP.match(ln)
-        if not m:
-            continue
-        try:
-            obj = ast.literal_eval(m.group(3))
-        except (ValueError, SyntaxError):
-            continue
-        if not isinstance(obj, dict):
-            continue
-        if m.group(2) == ">" and obj.get("execute") in HOST_ACTIONS:
+    for wall, direction, obj in qmp_log.read(workdir):
+        if direction == ">" and obj.get("execute") in HOST_ACTIONS:
             args = obj.get("arguments", {})
-            out.append(Event(float(m.group(1)), "host action",
+            out.append(Event(wall, "host action",
                              "%s %s" % (obj["execute"], " ".join(
                                  "%s=%s" % kv for kv in sorted(args.items()))),
                              str(args.get("id", ""))))
-        elif m.group(2) == "event" and obj.get("event") == "DEVICE_DELETED":
+        elif direction == "event" and obj.get("event") == "DEVICE_DELETED":
             ts = obj.get("timestamp", {})
             t = ts.get("seconds", 0) + ts.get("microseconds", 0) / 1e6
             dev = str(obj.get("data", {}).get("device", ""))
@@ -208,6 +191,12 @@ def figures(evs, end=None, powered_off=False):
     un = unplugs_ms(evs)
     if un:
         out["unplugs_ms"] = un
+    # Every device removed, whoever started the removal (the guest powering
+    # its slot off starts it without a QMP command to pair it with); not
+    # the events of a device's parts, which have a QOM path but no id.
+    removed = sum(1 for e in evs if e.lane == "device removed" and e.device)
+    if removed:
+        out["removed"] = removed
     return out
 
 

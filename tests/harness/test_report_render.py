@@ -6,7 +6,7 @@ import os
 import tempfile
 import unittest
 
-from harness import guest_log, qemu_trace, report, report_html, timeline
+from harness import guest_log, qemu_trace, qmp_log, report, report_html, timeline
 from harness.runner import CellResult
 
 RECORDED = os.path.join(os.path.dirname(__file__), "..", "data", "results", "matrix.json")
@@ -38,11 +38,12 @@ def long_cell(workdir, n=1000):
             trace.append("1@%.6f:vtd_devtlb_inv_timeout sid=0x0100" % (t + 0.002))
             trace.append("1@%.6f:vtd_inv_qi_ite_clear head=1" % (t + 0.003))
         if i % 20 == 0:
-            qmp.append("   1.000 %.6f > {'execute': 'device_del', 'arguments': {'id': 'd%d'}}"
-                       % (t, i))
-            qmp.append("   1.000 %.6f event {'timestamp': {'seconds': %d, 'microseconds': 0}, "
-                       "'event': 'DEVICE_DELETED', 'data': {'device': 'd%d'}}" % (t, int(t), i))
-    for name, lines in ((qemu_trace.TRACE_LOG, trace), (timeline.QMP_LOG, qmp),
+            qmp.append(qmp_log.entry(1.0, t, ">", {"execute": "device_del",
+                                                   "arguments": {"id": "d%d" % i}}))
+            qmp.append(qmp_log.entry(1.0, t, "event", {
+                "timestamp": {"seconds": int(t), "microseconds": 0},
+                "event": "DEVICE_DELETED", "data": {"device": "d%d" % i}}))
+    for name, lines in ((qemu_trace.TRACE_LOG, trace), (qmp_log.QMP_LOG, qmp),
                         (guest_log.SERIAL_LOG, ["[ %8.3f] %s" % (i, "x" * 150)
                                                 for i in range(n)])):
         with open(os.path.join(workdir, name), "w") as f:

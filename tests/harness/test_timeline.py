@@ -5,7 +5,7 @@ import tempfile
 import unittest
 import xml.dom.minidom
 
-from harness import timeline
+from harness import qmp_log, timeline
 
 TRACE = """\
 100@1000.000000:vtd_devtlb_inv_submit sid=0x0100 itag=1 addr=0x0 mask=0xfff
@@ -15,18 +15,28 @@ TRACE = """\
 100@1001.102000:vtd_inv_qi_ite_clear head=4
 ats_testdev_ats_enable enabled=0
 """
-QMP = """\
-   5.000 1000.500000 > {'execute': 'device_del', 'arguments': {'id': 'dut'}}
-   5.002 1000.502000 < {'return': {}}
-  11.000 1006.500000 event {'timestamp': {'seconds': 1006, 'microseconds': 400000}, \
-'event': 'DEVICE_DELETED', 'data': {'device': 'dut', 'path': '/machine/peripheral/dut'}}
-"""
+
+
+def qmp(*entries):
+    """A qmp.log of (wall, direction, message) entries."""
+    return "".join(qmp_log.entry(1.0, wall, d, msg) + "\n" for wall, d, msg in entries)
+
+
+def deleted(wall, device):
+    return (wall + 0.5, "event", {"timestamp": {"seconds": int(wall), "microseconds":
+                                                round(wall % 1 * 1e6)},
+                                  "event": "DEVICE_DELETED", "data": {"device": device}})
+
+
+QMP = qmp((1000.5, ">", {"execute": "device_del", "arguments": {"id": "dut"}}),
+          (1000.502, "<", {"return": {}}),
+          deleted(1006.4, "dut"))
 
 
 class Timeline(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp()
-        for name, text in (("qemu-debug.log", TRACE), ("qmp.log", QMP)):
+        for name, text in (("qemu-debug.log", TRACE), (qmp_log.QMP_LOG, QMP)):
             with open(os.path.join(self.dir, name), "w") as f:
                 f.write(text)
 
@@ -73,32 +83,29 @@ class Timeline(unittest.TestCase):
         self.assertIn("ite_unrecovered", timeline.figures(evs, end=1002.2))
 
     def test_cycles_give_one_figure_each(self):
-        lines, qmp = [], []
+        lines, qmp_entries = [], []
         for n in range(3):
             t = 1000.0 + n * 10
             lines += ["1@%.6f:vtd_devtlb_inv_submit sid=0x0100 itag=1 addr=0x0 mask=0xfff" % t,
                       "1@%.6f:vtd_devtlb_inv_timeout sid=0x0100" % (t + 0.1),
                       "1@%.6f:vtd_inv_qi_ite_clear head=4" % (t + 0.1 + 0.01 * (n + 1))]
-            qmp += ["   1.000 %.6f > {'execute': 'x-pcie-surprise-remove', "
-                    "'arguments': {'id': 's%d'}}" % (t + 1, n),
-                    "   1.000 %.6f event {'timestamp': {'seconds': %d, 'microseconds': %d}, "
-                    "'event': 'DEVICE_DELETED', 'data': {'device': 's%d'}}"
-                    % (t + 2, int(t + 1), 100000 * (n + 1), n)]
-        f = timeline.figures(self._events("\n".join(lines), "\n".join(qmp)), end=1100.0)
+            qmp_entries += [(t + 1, ">", {"execute": "x-pcie-surprise-remove",
+                                          "arguments": {"id": "s%d" % n}}),
+                            deleted(t + 1 + 0.1 * (n + 1), "s%d" % n)]
+        f = timeline.figures(self._events("\n".join(lines), qmp(*qmp_entries)), end=1100.0)
         self.assertEqual(f["ite_recoveries_ms"], [110.0, 120.0, 130.0])
         self.assertEqual(f["unplugs_ms"], [100.0, 200.0, 300.0])
 
     def test_removal_pairs_with_its_own_device(self):
-        qmp = ("   1.000 1000.000000 > {'execute': 'device_del', 'arguments': {'id': 'a'}}\n"
-               "   1.000 1001.000000 event {'timestamp': {'seconds': 1001, 'microseconds': 0}, "
-               "'event': 'DEVICE_DELETED', 'data': {'device': 'b'}}\n"
-               "   1.000 1002.000000 event {'timestamp': {'seconds': 1002, 'microseconds': 0}, "
-               "'event': 'DEVICE_DELETED', 'data': {'device': 'a'}}\n")
-        self.assertEqual(timeline.unplugs_ms(self._events("", qmp)), [2000.0])
+        log = qmp((1000.0, ">", {"execute": "device_del", "arguments": {"id": "a"}}),
+                  deleted(1001.0, "b"), deleted(1002.0, "a"))
+        evs = self._events("", log)
+        self.assertEqual(timeline.unplugs_ms(evs), [2000.0])
+        self.assertEqual(timeline.figures(evs)["removed"], 2)
 
-    def _events(self, trace, qmp=""):
+    def _events(self, trace, qmp_text=""):
         d = tempfile.mkdtemp()
-        for name, text in (("qemu-debug.log", trace), ("qmp.log", qmp)):
+        for name, text in (("qemu-debug.log", trace), (qmp_log.QMP_LOG, qmp_text)):
             with open(os.path.join(d, name), "w") as f:
                 f.write(text)
         return timeline.events(d)
