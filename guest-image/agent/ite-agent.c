@@ -30,12 +30,14 @@
 #include <string.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "agent-args.h"
 #include "pci-config.h"
 
 #define AGENT_TTY	"/dev/ttyS1"
@@ -82,23 +84,20 @@ static long now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-/* A BDF such as 0000:01:00.0; anything else could escape /sys/bus/pci. */
-static bool valid_bdf(const char *s)
+/*
+ * Wait until @path exists (@want) or not, polling, for at most @timeout_ms:
+ * the milliseconds it took, or -1 when the time ran out.
+ */
+static long wait_exists(const char *path, bool want, long timeout_ms)
 {
-	unsigned int d, b, dev, fn;
-	char tail;
+	long start = now_ms();
 
-	return strlen(s) == 12 &&
-	       sscanf(s, "%4x:%2x:%2x.%1x%c", &d, &b, &dev, &fn, &tail) == 4 &&
-	       dev < 32 && fn < 8;
-}
-
-static bool pci_present(const char *bdf)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", bdf);
-	return access(path, F_OK) == 0;
+	while ((access(path, F_OK) == 0) != want) {
+		if (now_ms() - start > timeout_ms)
+			return -1;
+		usleep(POLL_MS * 1000);
+	}
+	return now_ms() - start;
 }
 
 /* ats-status BDF [enabled|disabled]: report, and optionally require, ATS. */
@@ -170,29 +169,146 @@ static int cmd_slot_status(unsigned long seq, int argc, char **argv)
 /* wait-gone BDF SECONDS / wait-present BDF SECONDS */
 static int cmd_wait(unsigned long seq, int argc, char **argv, bool want_present)
 {
-	long deadline, start = now_ms();
-	char *end;
-	long secs;
+	char path[AGENT_PATH_MAX];
+	unsigned long secs;
+	long took;
 
 	if (argc != 3 || !valid_bdf(argv[1])) {
 		reply(seq, "fail usage: %s BDF SECONDS", argv[0]);
 		return -1;
 	}
-	secs = strtol(argv[2], &end, 10);
-	if (*end || secs <= 0 || secs > 3600) {
+	if (!parse_ulong(argv[2], 1, 3600, &secs)) {
 		reply(seq, "fail %s: SECONDS must be 1..3600", argv[0]);
 		return -1;
 	}
-	deadline = start + secs * 1000;
-	while (pci_present(argv[1]) != want_present) {
-		if (now_ms() > deadline) {
-			reply(seq, "fail %s still %s after %lds", argv[1],
-			      want_present ? "absent" : "present", secs);
-			return -1;
-		}
-		usleep(POLL_MS * 1000);
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", argv[1]);
+	took = wait_exists(path, want_present, secs * 1000);
+	if (took < 0) {
+		reply(seq, "fail %s still %s after %lus", argv[1],
+		      want_present ? "absent" : "present", secs);
+		return -1;
 	}
-	reply(seq, "ok after %ldms", now_ms() - start);
+	reply(seq, "ok after %ldms", took);
+	return 0;
+}
+
+/* wait-file PATH SECONDS: wait until a file (any kind) exists at PATH. */
+static int cmd_wait_file(unsigned long seq, int argc, char **argv)
+{
+	unsigned long secs;
+	long took;
+
+	if (argc != 3 || !valid_abs_path(argv[1])) {
+		reply(seq, "fail usage: wait-file PATH SECONDS (PATH absolute, under %d characters)",
+		      AGENT_PATH_MAX);
+		return -1;
+	}
+	if (!parse_ulong(argv[2], 1, 3600, &secs)) {
+		reply(seq, "fail wait-file: SECONDS must be 1..3600");
+		return -1;
+	}
+	took = wait_exists(argv[1], true, secs * 1000);
+	if (took < 0) {
+		reply(seq, "fail %s still absent after %lus", argv[1], secs);
+		return -1;
+	}
+	reply(seq, "ok after %ldms", took);
+	return 0;
+}
+
+/*
+ * load-driver: load the ats-testdev guest driver from where each kernel's
+ * initramfs puts it, as "insmod" would. Its init binds it to the devices
+ * already present before the command answers, so their debugfs files
+ * exist when the next step runs.
+ */
+static int cmd_load_driver(unsigned long seq, int argc, char **argv)
+{
+	long start = now_ms();
+	int fd, err;
+
+	if (argc != 1) {
+		reply(seq, "fail usage: %s (no arguments: loads %s)", argv[0], ATS_TESTDEV_MODULE);
+		return -1;
+	}
+	fd = open(ATS_TESTDEV_MODULE, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = errno;
+		reply(seq, "fail %s: %s%s", ATS_TESTDEV_MODULE, strerror(err),
+		      err == ENOENT ? " (not in this initramfs: the harness boots "
+		      "build/initramfs-KERNEL.cpio, which has it)" : "");
+		return -1;
+	}
+	if (syscall(SYS_finit_module, fd, "", 0)) {
+		err = errno;
+		close(fd);
+		reply(seq, "fail %s: %s", ATS_TESTDEV_MODULE,
+		      err == EEXIST ? "already loaded" : strerror(err));
+		return -1;
+	}
+	close(fd);
+	reply(seq, "ok loaded %s in %ldms", ATS_TESTDEV_MODULE, now_ms() - start);
+	return 0;
+}
+
+/*
+ * ats-run BDF PASSES: run the ats-testdev driver's DMA workload on the
+ * device, as "echo PASSES > /sys/kernel/debug/ats_testdev/BDF/run" does,
+ * once that file exists: a card just plugged has it only when its driver
+ * has bound, some time after wait-present, so the command first waits up
+ * to ATS_RUN_WAIT_S for it. The write returns when the passes are done;
+ * the answer is the run's result line, and a failed pass fails the step.
+ */
+#define ATS_RUN_WAIT_S	10
+
+static int cmd_ats_run(unsigned long seq, int argc, char **argv)
+{
+	char run[AGENT_PATH_MAX], result[AGENT_PATH_MAX], buf[32], line[LINE_MAX_LEN] = "";
+	unsigned long passes;
+	int fd, err = 0, len;
+	FILE *f;
+	ssize_t w;
+
+	if (argc != 3 || !ats_testdev_path(run, sizeof(run), argv[1], "run") ||
+	    !ats_testdev_path(result, sizeof(result), argv[1], "result")) {
+		reply(seq, "fail usage: ats-run BDF PASSES");
+		return -1;
+	}
+	if (!parse_ulong(argv[2], 1, ATS_TESTDEV_MAX_PASSES, &passes)) {
+		reply(seq, "fail ats-run: PASSES must be 1..%lu", ATS_TESTDEV_MAX_PASSES);
+		return -1;
+	}
+	if (wait_exists(run, true, ATS_RUN_WAIT_S * 1000L) < 0) {
+		reply(seq, "fail %s: no %s after %ds: driver not loaded or not bound",
+		      argv[1], run, ATS_RUN_WAIT_S);
+		return -1;
+	}
+	fd = open(run, O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		reply(seq, "fail %s: %s", run, strerror(errno));
+		return -1;
+	}
+	len = snprintf(buf, sizeof(buf), "%lu\n", passes);
+	w = write(fd, buf, len);
+	if (w < 0)
+		err = errno;
+	else if (w != len)
+		err = EIO;
+	close(fd);
+	f = fopen(result, "r");
+	if (f) {
+		if (!fgets(line, sizeof(line), f))
+			line[0] = '\0';
+		line[strcspn(line, "\n")] = '\0';
+		fclose(f);
+	}
+	if (err) {
+		if (line[0])
+			reply(seq, "| %s", line);
+		reply(seq, "fail %s: %lu passes: %s", argv[1], passes, strerror(err));
+		return -1;
+	}
+	reply(seq, "ok %s", line[0] ? line : "done");
 	return 0;
 }
 
@@ -224,7 +340,7 @@ static bool shell_command(unsigned long seq, int argc, char **argv,
 }
 
 /*
- * sh COMMAND...: run a shell command (insmod, lspci, cat ...); its output
+ * sh COMMAND...: run a shell command (cat, grep, echo ...); its output
  * lines come back as "|" lines and a non-zero exit fails the step.
  */
 static int cmd_sh(unsigned long seq, int argc, char **argv)
@@ -404,6 +520,12 @@ static int dispatch(unsigned long seq, int argc, char **argv)
 		return cmd_wait(seq, argc, argv, false);
 	if (!strcmp(argv[0], "wait-present"))
 		return cmd_wait(seq, argc, argv, true);
+	if (!strcmp(argv[0], "wait-file"))
+		return cmd_wait_file(seq, argc, argv);
+	if (!strcmp(argv[0], "load-driver"))
+		return cmd_load_driver(seq, argc, argv);
+	if (!strcmp(argv[0], "ats-run"))
+		return cmd_ats_run(seq, argc, argv);
 	if (!strcmp(argv[0], "slot-status"))
 		return cmd_slot_status(seq, argc, argv);
 	if (!strcmp(argv[0], "sh"))

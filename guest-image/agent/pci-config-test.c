@@ -4,11 +4,13 @@
  * config-space images: the ATS capability found and decoded, and malformed
  * capability lists (loops, all-ones from a removed device, short reads)
  * handled without hanging or reading out of bounds; a port's slot registers
- * found and spelled out. Prints TAP.
+ * found and spelled out. And of its argument checks (agent-args.h): BDFs,
+ * numbers and paths a command accepts or answers "fail" to. Prints TAP.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "agent-args.h"
 #include "pci-config.h"
 
 static int tests, failures;
@@ -31,6 +33,47 @@ static void put_hdr(uint8_t *cfg, uint16_t pos, uint16_t id, uint16_t next)
 	memcpy(cfg + pos, &hdr, 4);	/* x86: little endian like PCI */
 }
 
+/* agent-args.h: what wait-present, wait-file and ats-run accept. */
+static void test_args(void)
+{
+	char path[AGENT_PATH_MAX], longpath[AGENT_PATH_MAX + 1];
+	unsigned long v = 42;
+
+	ok(valid_bdf("0000:01:00.0") && valid_bdf("ffff:ff:1f.7"), "BDFs accepted");
+	ok(!valid_bdf("0000:01:00.0/") && !valid_bdf("01:00.0") && !valid_bdf("0000:01:20.0") &&
+	   !valid_bdf("0000:01:00.8") && !valid_bdf("../../../..//") && !valid_bdf(""),
+	   "not a BDF: trailing slash, no domain, device 32, function 8, a path, empty");
+
+	ok(parse_ulong("1", 1, 3600, &v) && v == 1 && parse_ulong("3600", 1, 3600, &v) && v == 3600,
+	   "numbers at both ends of the range accepted");
+	v = 42;
+	ok(!parse_ulong("0", 1, 3600, &v) && !parse_ulong("3601", 1, 3600, &v) && v == 42,
+	   "numbers outside the range refused, the value untouched");
+	ok(!parse_ulong("-1", 1, ATS_TESTDEV_MAX_PASSES, &v) &&
+	   !parse_ulong("+5", 1, 10, &v) && !parse_ulong(" 5", 1, 10, &v),
+	   "no sign, no leading space: -1 is not a huge number");
+	ok(!parse_ulong("5s", 1, 10, &v) && !parse_ulong("0x5", 1, 10, &v) &&
+	   !parse_ulong("", 1, 10, &v) && !parse_ulong("1.5", 1, 10, &v),
+	   "nothing after the digits, no hex, not empty, no fraction");
+	ok(!parse_ulong("99999999999999999999999", 1, ~0UL, &v),
+	   "a number past unsigned long refused, not clamped");
+
+	memset(longpath, 'a', sizeof(longpath) - 1);
+	longpath[0] = '/';
+	longpath[sizeof(longpath) - 1] = '\0';
+	ok(valid_abs_path("/sys/kernel/debug/ats_testdev/0000:01:00.0/run"),
+	   "an absolute path accepted");
+	ok(!valid_abs_path("sys/x") && !valid_abs_path("") && !valid_abs_path(longpath),
+	   "relative, empty and too long paths refused");
+
+	ok(ats_testdev_path(path, sizeof(path), "0000:01:00.0", "run") &&
+	   !strcmp(path, "/sys/kernel/debug/ats_testdev/0000:01:00.0/run"),
+	   "the run file of a device");
+	ok(!ats_testdev_path(path, sizeof(path), "../../../../etc", "run") &&
+	   !ats_testdev_path(path, 20, "0000:01:00.0", "run"),
+	   "no run file for a non-BDF or a buffer too small");
+}
+
 int main(void)
 {
 	uint8_t cfg[PCI_CFG_SPACE_EXP_SIZE];
@@ -38,7 +81,7 @@ int main(void)
 	struct pci_slot_info slot;
 	char line[256];
 
-	printf("TAP version 13\n1..14\n");
+	printf("TAP version 13\n1..25\n");
 
 	/* AER at 0x100 -> ATS at 0x148, enabled, STU 0, queue depth 32 */
 	memset(cfg, 0, sizeof(cfg));
@@ -109,5 +152,6 @@ int main(void)
 	pci_parse_slot(cfg, 256, &slot);
 	ok(!slot.present, "all-ones (device gone): no slot");
 
+	test_args();
 	return failures ? 1 : 0;
 }
