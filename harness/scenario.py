@@ -23,8 +23,14 @@ SCENARIO_SUFFIX = ".scenario"
 # The keys of a scenario's [scenario] section and of its kernel sections
 # ([patched], [unpatched], [sid]); docs/scenarios.md says what each means.
 SCENARIO_KEYS = ("description", "groups", "timeout", "smp", "memory", "iommu",
-                 "topology", "cmdline", "steps", "require", "forbid", "trace",
-                 "trace-order", "modes", "cycle", "cycles", "after")
+                 "topology", "devices", "cmdline", "steps", "require", "forbid",
+                 "trace", "trace-order", "modes", "cycle", "cycles", "after")
+# The machine's PCIe topology when a scenario has no `topology` key: one
+# hot-plug root port, rp1, at 00:02.0 with slot 1, whose secondary bus is 01,
+# so the card in it (`devices = -device ats-testdev,id=dut,bus=rp1`, or one
+# that device_add puts there) is 0000:01:00.0. A scenario's own `topology`
+# replaces it (`topology =`, empty, leaves the machine without one).
+DEFAULT_TOPOLOGY = "-device pcie-root-port,id=rp1,bus=pcie.0,addr=0x2,chassis=1,slot=1"
 KERNEL_KEYS = ("expect", "signature", "repeat", "require", "shows")
 
 
@@ -64,7 +70,7 @@ class Scenario:
     smp: int
     memory: str
     iommu: str
-    topology: list
+    topology: list      # QEMU's words: the topology's, then the devices'
     cmdline: str
     steps: list
     require: list
@@ -105,6 +111,18 @@ def _regexes(section, key, path):
             raise ScenarioError("%s: %s: bad regex %r: %s" % (path, key, pat, e))
         out.append(pat)
     return out
+
+
+def _qemu_words(value, key, path):
+    """The QEMU arguments of a topology or devices key, shell-quoted, one or
+    more per line."""
+    words = []
+    for line in _lines(value):
+        try:
+            words += shlex.split(line)
+        except ValueError as e:
+            raise ScenarioError("%s: %s: %r: %s" % (path, key, line, e))
+    return words
 
 
 def parse_step(text, path):
@@ -193,9 +211,8 @@ def load(path, overrides=()):
     trace_order = _regexes(s, "trace-order", path)
     if trace_order and not trace:
         raise ScenarioError("%s: trace-order needs trace: the events to record" % path)
-    topology = []
-    for line in _lines(s.get("topology", "")):
-        topology += shlex.split(line)
+    topology = (_qemu_words(s.get("topology", DEFAULT_TOPOLOGY), "topology", path)
+                + _qemu_words(s.get("devices", ""), "devices", path))
 
     expect = {}
     for kernel in KERNELS:

@@ -1,6 +1,8 @@
 """The scenario loader: every shipped scenario parses, and malformed files
 are rejected with a message that says what is wrong."""
 import os
+import re
+import shlex
 import tempfile
 import textwrap
 import unittest
@@ -126,6 +128,59 @@ class Malformed(unittest.TestCase):
     def test_bad_timeout(self):
         self.assertRejected(MINIMAL + "timeout = soon\n", "invalid literal")
 
+
+class Topology(unittest.TestCase):
+    """The default root port, a scenario's own topology, and its devices."""
+    load = Malformed.load
+    ROOT_PORT = ["-device", "pcie-root-port,id=rp1,bus=pcie.0,addr=0x2,chassis=1,slot=1"]
+    DUT = ["-device", "ats-testdev,id=dut,bus=rp1"]
+
+    def test_default_is_one_root_port(self):
+        self.assertEqual(self.load(MINIMAL).topology, self.ROOT_PORT)
+        self.assertEqual(shlex.split(scenario.DEFAULT_TOPOLOGY), self.ROOT_PORT)
+
+    def test_devices_follow_the_default(self):
+        s = self.load(MINIMAL + "devices = -device ats-testdev,id=dut,bus=rp1\n")
+        self.assertEqual(s.topology, self.ROOT_PORT + self.DUT)
+
+    def test_own_topology_replaces_the_default(self):
+        s = self.load(MINIMAL + "topology =\n    -device pcie-root-port,id=rp9,bus=pcie.0,addr=0x3"
+                      "\n    -device x3130-upstream,id=up1,bus=rp9\n"
+                      "devices = -device ats-testdev,id=dut,bus=up1\n")
+        self.assertEqual(s.topology, ["-device", "pcie-root-port,id=rp9,bus=pcie.0,addr=0x3",
+                                      "-device", "x3130-upstream,id=up1,bus=rp9",
+                                      "-device", "ats-testdev,id=dut,bus=up1"])
+
+    def test_empty_topology_is_none(self):
+        self.assertEqual(self.load(MINIMAL + "topology =\n").topology, [])
+        s = self.load(MINIMAL + "topology =\ndevices = -device ats-testdev,id=dut\n")
+        self.assertEqual(s.topology, ["-device", "ats-testdev,id=dut"])
+
+    def test_quoting_and_lines(self):
+        s = self.load(MINIMAL + "devices =\n    -device 'a,id=x' -device b\n    # note\n"
+                      "    -object c\n")
+        self.assertEqual(s.topology, self.ROOT_PORT + ["-device", "a,id=x", "-device", "b",
+                                                       "-object", "c"])
+
+    def test_bad_quoting(self):
+        for key in ("topology", "devices"):
+            with self.subTest(key), self.assertRaises(scenario.ScenarioError) as cm:
+                self.load(MINIMAL + "%s = -device 'a\n" % key)
+            self.assertIn(key, str(cm.exception))
+
+    def test_set_devices_and_topology(self):
+        s = self.load(MINIMAL, sets=["devices=-device ats-testdev,id=dut,bus=rp1"])
+        self.assertEqual(s.topology, self.ROOT_PORT + self.DUT)
+        s = self.load(MINIMAL, sets=["topology="])
+        self.assertEqual(s.topology, [])
+
+    def test_shipped_ids_unique(self):
+        """A scenario that writes the default root port again next to it
+        (in devices) would give QEMU two rp1s."""
+        for s in scenario.load_dir(os.path.join(TOP, "scenarios")):
+            with self.subTest(s.name):
+                ids = [i for w in s.topology for i in re.findall(r"(?:^|,)id=([^,]+)", w)]
+                self.assertEqual(len(ids), len(set(ids)), ids)
 
 
 class Overrides(unittest.TestCase):
