@@ -4,14 +4,17 @@ QMP goes through QEMU's own in-tree client library (python/qemu/qmp, from
 the pinned source tree), with the harness as the socket server, the way
 QEMU's own python/qemu/machine does it.
 """
+import asyncio
 import hashlib
 import os
+import re
 import shlex
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 
@@ -133,6 +136,10 @@ class AgentError(Exception):
     pass
 
 
+class StartError(Exception):
+    """QEMU could not be started: what is wrong, in a sentence."""
+
+
 class Agent:
     """Client of guest-image/agent/ite-agent.c over the second serial port."""
 
@@ -156,6 +163,8 @@ class Agent:
                 time.sleep(0.05)
 
     def _readline(self, deadline, stop=None):
+        if self.sock is None:
+            raise AgentError("agent not connected")
         while b"\n" not in self.buf:
             left = deadline - time.monotonic()
             if left <= 0 or (stop and stop()):
@@ -175,6 +184,8 @@ class Agent:
         return text
 
     def _send(self, words):
+        if self.sock is None:
+            raise AgentError("agent not connected")
         self.seq += 1
         line = "%d %s" % (self.seq, " ".join(words))
         self.transcript.write("> %s\n" % line)
@@ -223,7 +234,11 @@ class Agent:
 
 
 class Machine:
-    """A running QEMU with QMP and the agent connected."""
+    """A running QEMU with QMP and the agent connected.
+
+    Nothing is opened before start(); stop() ends whatever start() got to,
+    whether it succeeded, failed half-way or never ran, and closes every
+    file the machine opened."""
 
     def __init__(self, paths, cmd, workdir):
         self.paths = paths
@@ -233,23 +248,100 @@ class Machine:
         self.cpu = None         # host CPU seconds, read as it stops
         self.qmp = None
         self.events = []
+        self.started = None
         self.sockets = socket_dir(workdir)
-        self.transcript = open(os.path.join(workdir, "agent.log"), "w")
-        self.agent = Agent(os.path.join(self.sockets, "agent.sock"), self.transcript)
-        self.qmp_log = open(os.path.join(workdir, qmp_log.QMP_LOG), "w")
+        self.transcript = self.qmp_log = self.stderr = None
+        self.agent = Agent(os.path.join(self.sockets, "agent.sock"), None)
 
     def start(self, timeout=30.0):
+        """Start QEMU and accept its QMP connection. On failure, raises
+        StartError saying why, with whatever it had opened closed again
+        and QEMU, if it runs, killed."""
+        try:
+            self._start(timeout)
+        except Exception as e:
+            self._release()
+            if isinstance(e, (StartError, OSError)):
+                why = str(e)
+            else:
+                why = "%s: %s" % (type(e).__name__, e)
+            raise StartError("cannot start QEMU: %s" % why) from e
+
+    def _start(self, timeout):
+        self.transcript = open(os.path.join(self.workdir, "agent.log"), "w")
+        self.agent.transcript = self.transcript
+        self.qmp_log = open(os.path.join(self.workdir, qmp_log.QMP_LOG), "w")
+        self.stderr = open(os.path.join(self.workdir, "qemu.stderr"), "w")
         if self.paths.qmp_python not in sys.path:
             sys.path.insert(0, self.paths.qmp_python)
-        from qemu.qmp.legacy import QEMUMonitorProtocol
+        try:
+            from qemu.qmp.legacy import QEMUMonitorProtocol
+        except ImportError as e:
+            raise StartError("no QMP library in %s (%s)" % (self.paths.qmp_python, e))
         qmp_path = os.path.join(self.sockets, "qmp.sock")
-        self.qmp = QEMUMonitorProtocol(qmp_path, server=True)
-        self.stderr = open(os.path.join(self.workdir, "qemu.stderr"), "w")
+        try:
+            self.qmp = QEMUMonitorProtocol(qmp_path, server=True)
+        except Exception as e:      # the library wraps the OSError
+            raise StartError("cannot listen for QMP: %s" % getattr(e, "exc", e))
         self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL,
                                      stdout=self.stderr, stderr=subprocess.STDOUT)
         self.started = time.monotonic()
-        self.qmp.accept(timeout=timeout)
+        try:
+            self._accept(qmp_path, timeout)
+        except Exception as e:      # QMP connection errors come in many types
+            raise StartError(self._why_no_qmp(e, timeout))
         self.qmp.settimeout(timeout)
+
+    def _accept(self, qmp_path, timeout):
+        """Accept QEMU's QMP connection. A QEMU that exits before it
+        connects would leave accept() to wait out its timeout: a thread
+        watching QEMU connects to the socket itself when it exits, so that
+        accept() ends at once (at the end of file where the greeting
+        should be)."""
+        done = threading.Event()
+
+        def watch():
+            while not done.wait(0.05):
+                if self.proc.poll() is not None:
+                    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                        try:
+                            s.connect(qmp_path)
+                        except OSError:
+                            pass
+                    return
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            self.qmp.accept(timeout=timeout)
+        finally:
+            done.set()
+            watcher.join()
+
+    def _why_no_qmp(self, e, timeout):
+        """Why QMP did not come up: QEMU's own last words when it exited
+        (it may take a moment: a QEMU refusing an option closes QMP on its
+        way out), else what the QMP library said."""
+        timed_out = isinstance(e, (asyncio.TimeoutError, TimeoutError))
+        try:
+            status = self.proc.wait(timeout=0 if timed_out else 2.0)
+        except subprocess.TimeoutExpired:
+            status = None
+        if status is not None:
+            last = self._last_stderr_line()
+            return "it exited with status %s%s" % (status, ": " + last if last else "")
+        if timed_out:
+            return "it did not connect to QMP within %g s" % timeout
+        return "QMP: %s: %s" % (type(e).__name__, e)
+
+    def _last_stderr_line(self):
+        """QEMU's last line on its stderr, without -msg timestamp=on's stamp."""
+        self.stderr.flush()
+        try:
+            with open(self.stderr.name, errors="replace") as f:
+                lines = [ln.strip() for ln in f if ln.strip()]
+        except OSError:
+            return ""
+        return re.sub(r"^\d{4}-\d\d-\d\dT[\d:.]+Z ", "", lines[-1]) if lines else ""
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -316,7 +408,12 @@ class Machine:
 
     def stop(self, grace=5.0):
         """Power off through the agent if it still answers, else quit over
-        QMP, else kill. Returns how it ended."""
+        QMP, else kill. Returns how it ended: poweroff, killed, exited, or
+        "not started" when QEMU never ran. Safe to call whatever start()
+        did, and more than once."""
+        if self.proc is None:
+            self._release()
+            return "not started"
         how = "exited"
         self.cpu = self.cpu_seconds()
         if self.alive():
@@ -328,17 +425,24 @@ class Machine:
                     how = "poweroff"
             except (AgentError, OSError, subprocess.TimeoutExpired):
                 pass
+        self._release()
+        return how
+
+    def _release(self):
+        """Kill QEMU if it still runs, close QMP, the agent's socket and
+        every file the machine opened; a no-op the second time."""
         if self.alive():
             self.proc.kill()
             self.proc.wait()
         self.agent.close()
-        try:
-            self.qmp.close()
-        except Exception:   # the peer is gone; nothing left to tell it
-            pass
-        self.transcript.close()
-        self.qmp_log.close()
-        self.stderr.close()
+        if self.qmp is not None:
+            try:
+                self.qmp.close()
+            except Exception:   # the peer is gone; nothing left to tell it
+                pass
+            self.qmp = None
+        for f in (self.transcript, self.qmp_log, self.stderr):
+            if f is not None:
+                f.close()
         if self.sockets != self.workdir:
             shutil.rmtree(self.sockets, ignore_errors=True)
-        return how

@@ -12,11 +12,13 @@ import json
 import os
 import re
 import shutil
+import sys
 import time
+import traceback
 from dataclasses import dataclass, field
 
 from . import guest_log, qemu_trace, timeline
-from .machine import AgentError, Machine, qemu_command, shell_quote
+from .machine import AgentError, Machine, StartError, qemu_command, shell_quote
 from .scenario import INFORMATIONAL
 
 BOOT_TIMEOUT = 60.0
@@ -203,6 +205,7 @@ DIAGNOSIS = (
 DIAGNOSIS_FILE = "diagnosis.txt"
 RESULT_FILE = "result.json"     # the CellResult, as JSON
 COMMAND_FILE = "command.sh"     # the cell's QEMU command, to run it again by hand
+HARNESS_ERROR_FILE = "harness-error.txt"    # the traceback of a bug of the harness's
 
 
 # And QEMU's side, over QMP, before and after the guest's answers: which
@@ -257,6 +260,33 @@ def cell_dir(scenario, mode, kernel):
 
 
 def run_cell(scenario, kernel, paths, results_dir, accel="tcg", mode="legacy"):
+    """Run one cell; its CellResult, also written to its RESULT_FILE.
+    Never raises: a bug of the harness's ends this cell as an error, its
+    traceback on stderr and in the cell's HARNESS_ERROR_FILE, and the
+    other cells of the run go on."""
+    try:
+        return _run_cell(scenario, kernel, paths, results_dir, accel, mode)
+    except Exception as e:
+        tb = traceback.format_exc()
+        exp = scenario.expectation(kernel)
+        res = CellResult(scenario.name, kernel, exp.outcome, mode,
+                         kernel in INFORMATIONAL, shows=exp.shows, outcome="error")
+        res.workdir = os.path.join(results_dir, cell_dir(scenario, mode, kernel))
+        res.reasons.append("harness: internal error: %s: %s (traceback in %s)"
+                           % (type(e).__name__, e, HARNESS_ERROR_FILE))
+        print("# %s: harness error\n%s" % (res.label, tb), file=sys.stderr, flush=True)
+        try:
+            os.makedirs(res.workdir, exist_ok=True)
+            with open(os.path.join(res.workdir, HARNESS_ERROR_FILE), "w") as f:
+                f.write(tb)
+            with open(os.path.join(res.workdir, RESULT_FILE), "w") as f:
+                json.dump(res.__dict__, f, indent=1)
+        except OSError:
+            pass
+        return res
+
+
+def _run_cell(scenario, kernel, paths, results_dir, accel, mode):
     exp = scenario.expectation(kernel)
     res = CellResult(scenario.name, kernel, exp.outcome, mode,
                      kernel in INFORMATIONAL, shows=exp.shows)
@@ -273,8 +303,10 @@ def run_cell(scenario, kernel, paths, results_dir, accel="tcg", mode="legacy"):
     deadline = t0 + scenario.timeout
     m = Machine(paths, cmd, workdir)
     failed = None
+    started = False
     try:
         m.start()
+        started = True
         if not m.agent.wait_ready(min(deadline, t0 + BOOT_TIMEOUT)):
             failed = ("timeout", "timeout: guest agent did not answer within %ds of start"
                       % int(min(scenario.timeout, BOOT_TIMEOUT)))
@@ -309,24 +341,26 @@ def run_cell(scenario, kernel, paths, results_dir, accel="tcg", mode="legacy"):
                 res.timings["cycles"] = len(cycle_times)
                 res.timings["cycle_mean_s"] = round(sum(cycle_times) / len(cycle_times), 2)
                 res.timings["cycle_max_s"] = round(max(cycle_times), 2)
-    except (AgentError, OSError) as e:
+    except (StartError, AgentError, OSError) as e:
         failed = ("error", "harness: %s" % e)
     except Exception as e:  # QMP connection errors come in many types
         failed = ("error", "harness: %s: %s" % (type(e).__name__, e))
 
-    if failed and exp.outcome == "pass" and m.alive():
-        _diagnose(m, workdir)
+    try:
+        if failed and exp.outcome == "pass" and m.alive():
+            _diagnose(m, workdir)
 
-    # An expected failure may take a while to show (an RCU stall report comes
-    # 21 s after the CPU stops): keep the guest running until the signature
-    # shows up or the scenario's time is up.
-    if failed and exp.outcome == "fail":
-        signature_seen = _log_watch(m, exp.signature, exp.repeat)
-        while time.monotonic() < deadline and m.alive() and not signature_seen():
-            time.sleep(0.5)
+        # An expected failure may take a while to show (an RCU stall report
+        # comes 21 s after the CPU stops): keep the guest running until the
+        # signature shows up or the scenario's time is up.
+        if failed and exp.outcome == "fail":
+            signature_seen = _log_watch(m, exp.signature, exp.repeat)
+            while time.monotonic() < deadline and m.alive() and not signature_seen():
+                time.sleep(0.5)
 
-    died = m.proc is not None and not m.alive()
-    how = m.stop()
+        died = m.proc is not None and not m.alive()
+    finally:
+        how = m.stop()      # whatever went wrong above, no QEMU is left running
     stopped_at = time.time()    # the clock of QEMU's trace and the QMP log
     res.duration = round(time.monotonic() - t0, 2)
     res.timings["total"] = res.duration
@@ -348,7 +382,10 @@ def run_cell(scenario, kernel, paths, results_dir, accel="tcg", mode="legacy"):
         reason = qemu_trace.check_order(qemu_trace.read(workdir), scenario.trace_order)
         if reason:
             failed = ("fail", reason)
-    judge(res, failed, guest_log.check(m.serial_text(), scenario.require + exp.require,
+    # A guest that never started is missing every required line: its
+    # cell's reason is why it did not start, not that.
+    require = scenario.require + exp.require if started else []
+    judge(res, failed, guest_log.check(m.serial_text(), require,
                                        scenario.forbid, exp.signature, exp.repeat), exp)
     with open(os.path.join(workdir, RESULT_FILE), "w") as f:
         json.dump(res.__dict__, f, indent=1)

@@ -1,9 +1,30 @@
-"""Socket paths: a deep results directory must not push a unix socket's
-path past sun_path's 108 bytes (QEMU accepts one Python cannot connect to)."""
+"""The machine: socket paths (a deep results directory must not push a
+unix socket's path past sun_path's 108 bytes: QEMU accepts one Python
+cannot connect to), and a QEMU that cannot start (its cell is an error
+that says why, with every file closed, and nothing raised from stop())."""
+import asyncio
 import os
+import shutil
+import stat
+import sys
+import tempfile
+import time
 import unittest
+from unittest import mock
 
-from harness.machine import socket_dir
+from harness import machine
+from harness.machine import Machine, Paths, socket_dir
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# QEMU's own QMP library, from the pinned source tree the build unpacks.
+QEMU_PYTHON = os.path.join(TOP, "build", "qemu", "src", "python")
+HAVE_QMP = os.path.isdir(os.path.join(QEMU_PYTHON, "qemu", "qmp"))
+# What makes `from qemu.qmp.legacy import ...` fail whatever sys.path says.
+NO_QMP = {"qemu": None, "qemu.qmp": None, "qemu.qmp.legacy": None}
+
+
+def open_fds():
+    return sorted(os.listdir("/proc/self/fd"))
 
 
 class SocketDir(unittest.TestCase):
@@ -18,6 +39,92 @@ class SocketDir(unittest.TestCase):
         self.assertLess(len(os.path.join(d, "agent.sock")), 100)
         self.assertEqual(d, socket_dir(deep))   # stable for the same cell
         os.rmdir(d)
+
+
+@unittest.skipUnless(HAVE_QMP, "QEMU's python/ is not unpacked (ninja -C build)")
+class StartFailure(unittest.TestCase):
+    """Machine.start() failing at each of its steps."""
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="ite-machine-")
+        self.addCleanup(shutil.rmtree, self.workdir, ignore_errors=True)
+        # The QMP library runs on this thread's event loop: made here, so
+        # that the open descriptors before and after are comparable.
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        self.addCleanup(loop.close)
+        self.addCleanup(asyncio.set_event_loop, None)
+        self.fds = open_fds()
+
+    def machine(self, qemu="/nonexistent"):
+        paths = Paths(qemu, "/nonexistent-firmware", "bzImage", "initramfs", QEMU_PYTHON)
+        return Machine(paths, [qemu], self.workdir)
+
+    def assert_start_fails(self, m, reason):
+        """start() raises StartError saying `reason` (a regex); stop()
+        afterwards raises nothing and leaves no file open. Returns what
+        stop() said."""
+        try:
+            m.start(timeout=20)
+        except Exception as e:      # noqa: BLE001 (checked below)
+            err = e
+        else:
+            m.stop()
+            self.fail("start() succeeded")
+        how = m.stop()
+        self.assertIsInstance(err, machine.StartError)
+        self.assertRegex(str(err), "^cannot start QEMU: " + reason)
+        self.assertEqual(open_fds(), self.fds)
+        self.assertFalse(m.alive())
+        return how
+
+    def test_qemu_missing(self):
+        how = self.assert_start_fails(
+            self.machine("/nonexistent"),
+            r"\[Errno 2\] No such file or directory: '/nonexistent'$")
+        self.assertEqual(how, "not started")
+
+    def test_qemu_not_executable(self):
+        path = os.path.join(self.workdir, "qemu-system-x86_64")
+        open(path, "w").close()
+        self.assert_start_fails(self.machine(path), r"\[Errno 13\] Permission denied")
+
+    def test_qmp_library_missing(self):
+        m = self.machine()
+        with mock.patch.dict(sys.modules, NO_QMP):
+            self.assert_start_fails(m, "no QMP library in %s" % QEMU_PYTHON)
+
+    def test_qmp_socket_cannot_bind(self):
+        os.mkdir(os.path.join(self.workdir, "qmp.sock"))
+        self.assert_start_fails(self.machine(), r"cannot listen for QMP: \[Errno 98\] .*/qmp\.sock' is already in use$")
+
+    def test_qemu_exits_at_once(self):
+        # It never connects to QMP: start() must not wait out its timeout.
+        t0 = time.monotonic()
+        how = self.assert_start_fails(self.machine("/bin/false"),
+                                      r"it exited with status 1$")
+        self.assertLess(time.monotonic() - t0, 10)
+        self.assertEqual(how, "exited")
+
+    def test_qemu_says_why(self):
+        # What QEMU prints (with -msg timestamp=on) is the reason.
+        path = os.path.join(self.workdir, "qemu-system-x86_64")
+        with open(path, "w") as f:
+            f.write("#!/bin/sh\necho '2026-11-30T23:53:34.118643Z qemu-system-x86_64: "
+                    "-device intel-iommu,bogus=on: Property '\\''intel-iommu.bogus'\\'' "
+                    "not found' >&2\nexit 1\n")
+        os.chmod(path, stat.S_IRWXU)
+        self.assert_start_fails(
+            self.machine(path),
+            "it exited with status 1: qemu-system-x86_64: -device intel-iommu,bogus=on: "
+            "Property 'intel-iommu.bogus' not found$")
+
+    def test_no_file_before_start(self):
+        m = self.machine()
+        self.assertEqual(os.listdir(self.workdir), [])
+        self.assertEqual(m.stop(), "not started")
+        self.assertEqual(m.stop(), "not started")
+        self.assertEqual(open_fds(), self.fds)
 
 
 if __name__ == "__main__":
