@@ -1,0 +1,87 @@
+"""The build directory's layout: where run-tests.sh finds what the build
+made (QEMU, each guest kernel and its initramfs, the firmware, QEMU's
+python/ for its QMP library), checks that it is there, and reads what it
+reports of it (versions, a kernel's CONFIG_HZ, the host's TSC frequency
+measured by the build's helper)."""
+import functools
+import os
+import subprocess
+
+from . import scenario
+from .machine import Paths
+
+
+@functools.lru_cache(maxsize=None)
+def kernel_hz(build, kernel):
+    """CONFIG_HZ of a built guest kernel, 0 when it cannot be read. Read
+    once per kernel, not once per cell."""
+    try:
+        with open(os.path.join(build, "linux", kernel, "src", ".config")) as f:
+            for ln in f:
+                if ln.startswith("CONFIG_HZ=") and ln[10:].strip().isdigit():
+                    return int(ln[10:])
+    except OSError:
+        pass
+    return 0
+
+
+def paths_for(build, kernel, qemu=None, tsc_khz=0):
+    return Paths(
+        qemu=qemu or os.path.join(build, "qemu", "build", "qemu-system-x86_64"),
+        firmware=os.path.join(build, "firmware"),
+        kernel=os.path.join(build, "linux", kernel, "src", "arch", "x86", "boot", "bzImage"),
+        initramfs=os.path.join(build, "initramfs-%s.cpio" % kernel),
+        qmp_python=os.path.join(build, "qemu", "src", "python"),
+        tsc_khz=tsc_khz,
+        hz=kernel_hz(build, kernel) if tsc_khz else 0,
+    )
+
+
+def host_tsc_khz(build, accel):
+    """The host's TSC frequency for the guests (see tools/host-tsc-khz.c),
+    or 0 to let them calibrate it: under KVM, or when the host's TSC does
+    not tick at a constant rate, or the helper is not built."""
+    helper = os.path.join(build, "host-tsc-khz")
+    if accel != "tcg" or not os.access(helper, os.X_OK):
+        return 0
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((ln for ln in f if ln.startswith("flags")), "").split()
+    except OSError:
+        return 0
+    if "constant_tsc" not in flags or "nonstop_tsc" not in flags:
+        return 0
+    r = subprocess.run([helper], capture_output=True, text=True)
+    return int(r.stdout) if r.returncode == 0 and r.stdout.strip().isdigit() else 0
+
+
+def check_built(p):
+    missing = [f for f in (p.qemu, p.kernel, p.initramfs,
+                           os.path.join(p.firmware, "bios-256k.bin"),
+                           os.path.join(p.firmware, "linuxboot_dma.bin"),
+                           os.path.join(p.qmp_python, "qemu", "qmp"))
+               if not os.path.exists(f)]
+    if missing:
+        raise SystemExit("run-tests.sh: not built: %s\n(build with: meson setup build && "
+                         "ninja -C build)" % ", ".join(missing))
+
+
+def versions(build):
+    out = []
+    env = os.path.join(build, "versions.env")
+    if os.path.exists(env):
+        with open(env) as f:
+            for ln in f:
+                if "=" in ln and not ln.startswith("#") and "VERSION" in ln:
+                    k, v = ln.strip().split("=", 1)
+                    out.append((k, v))
+    for k in scenario.KERNELS:
+        rel = os.path.join(build, "linux", k, "kernelrelease")
+        if os.path.exists(rel):
+            with open(rel) as f:
+                out.append(("kernel " + k, f.read().strip()))
+    q = paths_for(build, "patched").qemu
+    if os.path.exists(q):
+        v = subprocess.run([q, "--version"], capture_output=True, text=True).stdout
+        out.append(("qemu", v.splitlines()[0] if v else "?"))
+    return out
