@@ -6,7 +6,8 @@ import re
 import xml.etree.ElementTree as ET
 
 from . import guest_log, qemu_trace, qmp_log, timeline
-from .runner import COMMAND_FILE, DIAGNOSIS_FILE, RESULT_FILE, CellResult
+from .diagnosis import DIAGNOSIS_FILE
+from .runner import COMMAND_FILE, RESULT_FILE, CellResult
 from .scenario import INFORMATIONAL
 
 

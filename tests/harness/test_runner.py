@@ -13,7 +13,7 @@ import textwrap
 import unittest
 from unittest import mock
 
-from harness import main, runner, scenario
+from harness import diagnosis, main, runner, scenario
 from harness.machine import Paths
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -104,7 +104,7 @@ class StartFailure(unittest.TestCase):
         self.assert_error(r, "harness: cannot start QEMU: it exited with status 1: "
                           "qemu-system-x86_64: -device intel-iommu,bogus=on: "
                           "Property 'intel-iommu.bogus' not found$")
-        self.assertFalse(os.path.exists(os.path.join(r.workdir, runner.DIAGNOSIS_FILE)))
+        self.assertFalse(os.path.exists(os.path.join(r.workdir, diagnosis.DIAGNOSIS_FILE)))
 
     def test_harness_bug_ends_only_its_cell(self):
         with mock.patch.object(runner.timeline, "write_pictures",
