@@ -8,12 +8,13 @@ import shutil
 import stat
 import sys
 import tempfile
+import textwrap
 import time
 import unittest
 from unittest import mock
 
-from harness import machine
-from harness.machine import Machine, Paths, socket_dir
+from harness import machine, scenario
+from harness.machine import Machine, Paths, qemu_command, socket_dir, tsc_cmdline
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # QEMU's own QMP library, from the pinned source tree the build unpacks.
@@ -39,6 +40,96 @@ class SocketDir(unittest.TestCase):
         self.assertLess(len(os.path.join(d, "agent.sock")), 100)
         self.assertEqual(d, socket_dir(deep))   # stable for the same cell
         os.rmdir(d)
+
+
+GOLDEN_SCENARIO = """
+[scenario]
+description = the golden command line's
+memory = 512M
+iommu = intremap=on,device-iotlb=on,devtlb-timeout-ms=50
+devices = -device ats-testdev,id=dut,bus=rp1
+cmdline = iommu.strict=1
+trace = ats_testdev_*
+steps =
+    guest ping
+"""
+GOLDEN_PATHS = Paths(qemu="/b/qemu-system-x86_64", firmware="/b/firmware",
+                     kernel="/b/bzImage", initramfs="/b/initramfs.cpio",
+                     qmp_python="/b/python", tsc_khz=2000000, hz=250)
+
+
+def golden(iommu, sm):
+    """The whole command line, word by word, for GOLDEN_SCENARIO."""
+    return [
+        "/b/qemu-system-x86_64",
+        "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+        "-L", "/b/firmware",
+        "-machine", "q35",
+        "-accel", "tcg,thread=single",
+        "-cpu", "max",
+        "-smp", "2",
+        "-m", "512M",
+        "-global", "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off",
+        "-device", iommu,
+        "-device", "pcie-root-port,id=rp1,bus=pcie.0,addr=0x2,chassis=1,slot=1",
+        "-device", "ats-testdev,id=dut,bus=rp1",
+        "-kernel", "/b/bzImage",
+        "-initrd", "/b/initramfs.cpio",
+        "-append", "console=ttyS0,115200 loglevel=7 panic=-1 printk.time=1 no_timer_check "
+                   "intel_iommu=on,%s tsc_early_khz=2000000 lpj=8000000 iommu.strict=1" % sm,
+        "-chardev", "file,id=console,path=/r/cell/serial.log",
+        "-serial", "chardev:console",
+        "-chardev", "socket,id=agent,path=/r/cell/agent.sock,server=on,wait=off",
+        "-serial", "chardev:agent",
+        "-chardev", "socket,id=qmp,path=/r/cell/qmp.sock",
+        "-mon", "chardev=qmp,mode=control",
+        "-D", "/r/cell/qemu-debug.log",
+        "-msg", "timestamp=on",
+        "-trace", "vtd_devtlb_inv_submit",
+        "-trace", "vtd_devtlb_inv_complete",
+        "-trace", "vtd_devtlb_inv_timeout",
+        "-trace", "vtd_inv_qi_ite_clear",
+        "-trace", "ats_testdev_*",
+    ]
+
+
+class QemuCommand(unittest.TestCase):
+    """The exact command line: any change to it shows up here as a diff
+    (and is then also a change to every cell's command.sh)."""
+
+    maxDiff = None
+
+    @classmethod
+    def setUpClass(cls):
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, "golden.scenario")
+            with open(p, "w") as f:
+                f.write(textwrap.dedent(GOLDEN_SCENARIO))
+            cls.scenario = scenario.load(p)
+
+    def command(self, mode, accel="tcg"):
+        return qemu_command(GOLDEN_PATHS, self.scenario, "/r/cell", accel, mode)
+
+    def test_legacy(self):
+        self.assertEqual(self.command("legacy"), golden(
+            "intel-iommu,intremap=on,device-iotlb=on,devtlb-timeout-ms=50",
+            "sm_off"))
+
+    def test_scalable(self):
+        self.assertEqual(self.command("scalable"), golden(
+            "intel-iommu,intremap=on,device-iotlb=on,devtlb-timeout-ms=50,"
+            "x-scalable-mode=on", "sm_on"))
+
+    def test_kvm_changes_only_machine_and_accel(self):
+        tcg, kvm = self.command("legacy"), self.command("legacy", "kvm")
+        self.assertEqual([(a, b) for a, b in zip(tcg, kvm) if a != b],
+                         [("q35", "q35,kernel-irqchip=split"), ("tcg,thread=single", "kvm")])
+        self.assertEqual(len(tcg), len(kvm))
+
+    def test_tsc_cmdline(self):
+        self.assertEqual(tsc_cmdline(0, 250), "")
+        self.assertEqual(tsc_cmdline(2445427), "tsc_early_khz=2445427")
+        self.assertEqual(tsc_cmdline(2445427, 100), "tsc_early_khz=2445427 lpj=24454270")
 
 
 @unittest.skipUnless(HAVE_QMP, "QEMU's python/ is not unpacked (ninja -C build)")
