@@ -2,8 +2,7 @@
 # bisect-build.sh qemu|linux [DIR]: check that every patch of a series
 # builds on its own. Makes a work tree with scripts/worktree.sh (in DIR, or
 # a temporary directory), builds the first commit fully, then each later
-# commit incrementally, and prints one line per commit and a closing
-# "N passed, N failed" line. For qemu, the hw/ overlay is present at every
+# commit incrementally, and prints TAP, a test per commit. For qemu, the hw/ overlay is present at every
 # commit (as it is in the build); for linux, the guest kernel config is used.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -38,17 +37,18 @@ else
 	build() { make -C "$dir" O="$bld" ARCH=x86_64 CC="ccache gcc" -j "$ITE_JOBS" bzImage; }
 fi
 
-passed=0 failed=0
+echo "TAP version 13"
+echo "1..${#commits[@]}"
+n=0 failed=0
 for c in "${commits[@]}"; do
+	n=$((n + 1))
 	git -C "$dir" checkout -q "$c"
 	subject=$(git -C "$dir" log -1 --format=%s "$c")
 	if build >"$bld/build-$c.log" 2>&1; then
-		echo "ok - builds: $subject"
-		passed=$((passed + 1))
+		echo "ok $n - builds: $subject"
 	else
-		echo "not ok - does not build: $subject (log: $bld/build-$c.log)"
+		echo "not ok $n - does not build: $subject (log: $bld/build-$c.log)"
 		failed=$((failed + 1))
 	fi
 done
-echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -4,7 +4,8 @@
 # qemu-fuzz-x86_64, built with ASan and UBSan by scripts/build-qemu.sh
 # --fuzz. See docs/robustness.md.
 #
-#   scripts/fuzz.sh TARGET [SECONDS]    fuzz TARGET for SECONDS (default 60)
+#   scripts/fuzz.sh TARGET [SECONDS]    fuzz TARGET for SECONDS (default:
+#                                       ITE_FUZZ_SECONDS, or 60)
 #   scripts/fuzz.sh all [SECONDS]       each target in turn, SECONDS each
 #   scripts/fuzz.sh --list              the targets and what they cover
 #   scripts/fuzz.sh --env TARGET        the target's environment, for a shell
@@ -13,12 +14,12 @@
 # The corpus grows in $ITE_BUILD/fuzz/TARGET/corpus (seeded by
 # scripts/fuzz-seeds.py) and is reused by the next run; findings are kept in
 # $ITE_BUILD/fuzz/TARGET/artifacts, the run's output in
-# $ITE_BUILD/fuzz/TARGET/fuzz.log. Prints a line per target (executions,
-# coverage) and "N passed, N failed" (targets; for scripts/check.sh), and
-# exits non-zero when a target crashed, leaked, timed out on an input
-# (-timeout, ITE_FUZZ_TIMEOUT seconds) or printed any sanitizer report,
-# naming the input and how to reproduce it. ITE_FUZZ_BUILD=0: do not
-# (re)build qemu-fuzz-x86_64 first.
+# $ITE_BUILD/fuzz/TARGET/fuzz.log. Prints TAP, a test per target
+# (executions, coverage), and exits non-zero when a target crashed, leaked,
+# timed out on an input (-timeout, ITE_FUZZ_TIMEOUT seconds) or printed any
+# sanitizer report, naming the input and how to reproduce it (on stderr, as
+# comments: what meson shows of a failed test). ITE_FUZZ_BUILD=0: do not (re)build qemu-fuzz-x86_64
+# first. "fuzz.sh all" is a test of meson's suite 'sanitizers'.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$ITE_TOP/scripts/sanitizers.sh"
@@ -84,9 +85,9 @@ build() {
 	"$ITE_TOP/scripts/build-qemu.sh" --fuzz || die "building $bin failed"
 }
 
-# fuzz TARGET SECONDS: one bounded run. 0 when it found nothing.
+# fuzz N TARGET SECONDS: one bounded run, TAP test N. 0 when it found nothing.
 fuzz() {
-	local t=$1 secs=$2 dir=$ITE_BUILD/fuzz/$1 rc found art start took runs rate cov units stats
+	local n=$1 t=$2 secs=$3 dir=$ITE_BUILD/fuzz/$2 rc found art start took runs rate cov units stats
 	local -a env
 	target_env "$t"
 	mapfile -t env < <(run_env "$t")
@@ -113,16 +114,19 @@ fuzz() {
 	units=$(find "$dir/corpus" -type f | wc -l)
 	stats="${runs:-?} executions in ${took}s (${rate:-?}/s), ${cov:-no coverage yet}, corpus $units"
 	if [ "$rc" -eq 0 ] && [ -z "$found" ] && ! grep -qE "$ITE_SANITIZER_RE" "$dir/fuzz.log"; then
-		echo "# fuzz $t: ok: $stats"
+		echo "ok $n - fuzz $t: $stats"
 		return 0
 	fi
-	echo "# fuzz $t: FOUND SOMETHING (exit status $rc): $stats; log: $dir/fuzz.log"
-	grep -E -m 3 -A 20 "$ITE_SANITIZER_RE|ERROR: libFuzzer|Assertion|deadly signal|ALARM" \
-		"$dir/fuzz.log" | head -n 40 | sed 's/^/#   /'
-	for art in $found; do
-		echo "#   artifact: $art"
-		echo "#   reproduce: scripts/fuzz.sh --repro $t $art"
-	done
+	echo "not ok $n - fuzz $t: FOUND SOMETHING (exit status $rc): $stats; log: $dir/fuzz.log"
+	{
+		echo "# fuzz $t: FOUND SOMETHING (exit status $rc); log: $dir/fuzz.log"
+		grep -E -m 3 -A 20 "$ITE_SANITIZER_RE|ERROR: libFuzzer|Assertion|deadly signal|ALARM" \
+			"$dir/fuzz.log" | head -n 40 | sed 's/^/#   /'
+		for art in $found; do
+			echo "#   artifact: $art"
+			echo "#   reproduce: scripts/fuzz.sh --repro $t $art"
+		done
+	} >&2
 	return 1
 }
 
@@ -167,7 +171,7 @@ case "${1:-}" in
 "" | -*) usage ;;
 esac
 
-secs=${2:-60}
+secs=${2:-${ITE_FUZZ_SECONDS:-60}}
 [[ $secs =~ ^[1-9][0-9]*$ ]] || die "SECONDS must be a positive number, not '$secs'"
 if [ "$1" = all ]; then
 	targets=$TARGETS
@@ -176,9 +180,12 @@ else
 	targets=$1
 fi
 build
-good=0 bad=0
-for t in $targets; do
-	if fuzz "$t" "$secs"; then good=$((good + 1)); else bad=$((bad + 1)); fi
+read -r -a run <<<"$targets"
+echo "TAP version 13"
+echo "1..${#run[@]}"
+n=0 bad=0
+for t in "${run[@]}"; do
+	n=$((n + 1))
+	fuzz "$n" "$t" "$secs" || bad=$((bad + 1))
 done
-echo "$good passed, $bad failed"
 [ "$bad" -eq 0 ]

@@ -1,54 +1,81 @@
 #!/usr/bin/env bash
-# Build and run the QEMU qtests ite-lab cares about, against ite-lab's
+# Usage: run-qtests.sh [QTEST...]
+# Builds and runs the QEMU qtests ite-lab cares about against ite-lab's
 # QEMU: its own (ats-testdev-test, pcie-surprise-test) and the upstream
-# ones for the code it patches (intel-iommu-test). Prints their TAP, one
-# test per line, and a closing "N passed, N failed" line.
+# ones for the code it patches (intel-iommu-test), or the ones named.
+# Prints TAP: every test case of every program, numbered across them
+# ("ok 3 - ats-testdev-test: /x86_64/ats-testdev/..."). A program that
+# crashed or timed out between its test cases, or whose output has a
+# sanitizer report, adds a "not ok" of its own. The tail of a failed
+# program's output goes to stderr (as comments), which is what meson shows
+# of a failed test. meson runs each program as a test of suite 'qtests'.
 #
 # ITE_QEMU_FLAVOUR=qemu-asan runs them against the sanitizer build
 # (scripts/build-qemu.sh --asan, ninja -C build qemu-asan), with the
 # settings of scripts/sanitizers.sh; a sanitizer report fails the test.
+# That is meson's suite 'sanitizers'.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-read -r -a qtests <<<"${ITE_QTESTS:-ats-testdev-test pcie-surprise-test intel-iommu-test}"
+if [ $# -gt 0 ]; then
+	qtests=("$@")
+else
+	read -r -a qtests <<<"${ITE_QTESTS:-ats-testdev-test pcie-surprise-test intel-iommu-test}"
+fi
 flavour=${ITE_QEMU_FLAVOUR:-qemu}
 bld=$ITE_BUILD/$flavour/build
-[ -x "$bld/qemu-system-x86_64" ] || die "QEMU is not built (ninja -C build $flavour)"
 sanitized=0
 if [ "$flavour" = qemu-asan ]; then
 	. "$ITE_TOP/scripts/sanitizers.sh"
 	sanitized=1
 fi
+
+echo "TAP version 13"
+[ -x "$bld/qemu-system-x86_64" ] || { echo "Bail out! QEMU is not built (ninja -C build $flavour)"; exit 1; }
 targets=()
 for t in "${qtests[@]}"; do targets+=("tests/qtest/$t"); done
 build_log=$ITE_BUILD/qtests-build${flavour#qemu}.log
-ninja -C "$bld" "${targets[@]}" >"$build_log" 2>&1 || {
-	tail -n 20 "$build_log" >&2
-	die "building the qtests failed; see $build_log"
-}
+if ! ninja -C "$bld" "${targets[@]}" >"$build_log" 2>&1; then
+	tail -n 20 "$build_log" | sed 's/^/# /' >&2
+	echo "Bail out! building the qtests failed; see $build_log"
+	exit 1
+fi
 
-passed=0 failed=0
+n=0 failed=0
+# result OK|NOT NAME: a TAP line, numbered across the programs.
+result() {
+	n=$((n + 1))
+	if [ "$1" = OK ]; then
+		echo "ok $n - $2"
+	else
+		echo "not ok $n - $2"
+		failed=$((failed + 1))
+	fi
+}
 for t in "${qtests[@]}"; do
 	log "qtest: $t"
 	out=$(cd "$bld" && QTEST_QEMU_BINARY=./qemu-system-x86_64 \
 		timeout 300 "tests/qtest/$t" --tap 2>&1)
 	rc=$?
-	ok=$(grep -c '^ok ' <<<"$out")
-	bad=$(grep -c '^not ok ' <<<"$out")
-	grep -E '^(not )?ok |^Bail out' <<<"$out" | sed "s|^|# $t: |"
+	before=$failed
+	# Its test cases, renumbered; a bail-out is a failed case.
+	while IFS= read -r line; do
+		case $line in
+		"not ok "*) result NOT "$t: $(sed -E 's/^not ok [0-9]+ (- )?//' <<<"$line")" ;;
+		"ok "*) result OK "$t: $(sed -E 's/^ok [0-9]+ (- )?//' <<<"$line")" ;;
+		"Bail out!"*) result NOT "$t: $line" ;;
+		esac
+	done < <(grep -E '^(not )?ok |^Bail out!' <<<"$out")
 	if [ "$sanitized" = 1 ] && grep -qE "$ITE_SANITIZER_RE" <<<"$out"; then
 		# in QEMU or in the test program; a failure even when the exit
 		# status did not show it
-		echo "# $t: not ok - sanitizer report"
-		grep -E -m 3 -A 12 "$ITE_SANITIZER_RE" <<<"$out" | sed "s|^|# $t: |"
-		[ "$bad" -gt 0 ] || bad=1
-	elif [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then
-		# crashed or timed out between tests
-		bad=1
-		tail -n 15 <<<"$out" | sed "s|^|# $t: |"
+		result NOT "$t: sanitizer report"
+		grep -E -m 3 -A 12 "$ITE_SANITIZER_RE" <<<"$out" | sed "s|^|# $t: |" >&2
+	elif [ "$rc" -ne 0 ] && [ "$failed" -eq "$before" ]; then
+		# crashed or timed out between test cases
+		result NOT "$t: exited with status $rc$( [ "$rc" = 124 ] && echo ' (timed out after 300 s)')"
 	fi
-	passed=$((passed + ok))
-	failed=$((failed + bad))
+	[ "$failed" -eq "$before" ] || tail -n 15 <<<"$out" | sed "s|^|# $t: |" >&2
 done
-echo "$passed passed, $failed failed"
+echo "1..$n"
 [ "$failed" -eq 0 ]

@@ -12,6 +12,14 @@
 # shellcheck disable=SC2034 # used by the scripts that source this file
 ITE_SANITIZER_RE='ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error: |SUMMARY: UndefinedBehaviorSanitizer'
 
+# meson test gives every test ASAN_OPTIONS and UBSAN_OPTIONS of its own
+# (with abort_on_error=1, without handle_abort=1) when the caller set none:
+# those are not the caller's choice, and give way to these.
+if [ -n "${MESON_TEST_ITERATION:-}" ]; then
+	[ "${ASAN_OPTIONS:-}" != halt_on_error=1:abort_on_error=1:print_summary=1 ] || unset ASAN_OPTIONS
+	[ "${UBSAN_OPTIONS:-}" != halt_on_error=1:abort_on_error=1:print_summary=1:print_stacktrace=1 ] ||
+		unset UBSAN_OPTIONS
+fi
 : "${ASAN_OPTIONS:=halt_on_error=1:detect_leaks=1:print_summary=1:handle_abort=1}"
 : "${UBSAN_OPTIONS:=print_stacktrace=1:halt_on_error=1}"
 : "${LSAN_OPTIONS:=print_suppressions=0}"
