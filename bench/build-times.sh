@@ -7,8 +7,8 @@
 #                one scenario on it
 # Uses its own build directory (build-bench/), so build/ is left alone.
 set -euo pipefail
-. "$(dirname "$0")/../scripts/lib.sh"
-. "$ITE_TOP/scripts/tree.sh"
+. "$(dirname "$0")/../scripts/lib/lib.sh"
+. "$ITE_TOP/scripts/lib/tree.sh"
 
 if [ "${1:-}" = --no-ccache ]; then
 	export CCACHE_DISABLE=1

@@ -12,10 +12,10 @@
 #
 #   bench/devtlb-inval-rate.sh [ROUNDS]
 set -euo pipefail
-. "$(dirname "$0")/../scripts/lib.sh"
+. "$(dirname "$0")/../scripts/lib/lib.sh"
 
 rounds=${1:-5}
-"$ITE_TOP/scripts/build-qemu.sh" --stock
+"$ITE_TOP/scripts/build/build-qemu.sh" --stock
 stock=$ITE_BUILD/qemu-stock/build/qemu-system-x86_64
 ite=$ITE_BUILD/qemu/build/qemu-system-x86_64
 out=$ITE_BUILD/bench/devtlb-rate

@@ -11,7 +11,7 @@
 #
 #   bench/ite-recovery.sh [TIMEOUT_MS...]
 set -euo pipefail
-. "$(dirname "$0")/../scripts/lib.sh"
+. "$(dirname "$0")/../scripts/lib/lib.sh"
 
 [ $# -gt 0 ] || set -- 50 100 200 500
 for ms in "$@"; do

@@ -7,7 +7,7 @@
 #
 #   bench/matrix-time.sh [run-tests.sh ARGS...]
 set -euo pipefail
-. "$(dirname "$0")/../scripts/lib.sh"
+. "$(dirname "$0")/../scripts/lib/lib.sh"
 
 out=$ITE_BUILD/bench/matrix-time
 rm -rf "$out"

@@ -5,7 +5,7 @@
 # commit incrementally, and prints TAP, a test per commit. For qemu, the hw/ overlay is present at every
 # commit (as it is in the build); for linux, the guest kernel config is used.
 set -uo pipefail
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib/lib.sh"
 
 component=${1:-}
 case $component in

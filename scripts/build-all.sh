@@ -8,7 +8,7 @@
 # so a failure there is reported but does not fail the build; the matrix
 # then runs without the sid column.
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib/lib.sh"
 
 if [ "$(id -u)" = 0 ]; then
 	"$ITE_TOP/scripts/install-deps.sh"

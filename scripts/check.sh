@@ -20,7 +20,7 @@
 # Prints meson's lines, a test each, the output of every failed test, and
 # meson's count. Exit 0 only if all passed.
 set -uo pipefail
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib/lib.sh"
 
 ITE_SID=${ITE_SID:-0} "$ITE_TOP/scripts/build-all.sh" || die "build failed; nothing was tested"
 

@@ -5,8 +5,8 @@
 # checkpatch's findings go to stderr (as comments), which is what meson
 # shows of a failed test. Part of meson's suite 'lint'.
 set -uo pipefail
-. "$(dirname "$0")/lib.sh"
-. "$ITE_TOP/scripts/tree.sh"
+. "$(dirname "$0")/lib/lib.sh"
+. "$ITE_TOP/scripts/lib/tree.sh"
 
 qemu_src=$ITE_BUILD/qemu/src
 linux_src=$ITE_BUILD/linux/unpatched/src

@@ -5,7 +5,7 @@
 # rewrite that directory's series file. Patches that are no longer in the
 # work tree are removed.
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib/lib.sh"
 
 dir=${1:?usage: export-series.sh DIR}
 need git git

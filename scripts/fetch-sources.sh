@@ -8,7 +8,7 @@
 #   busybox-static     the guest's userland
 #   ipxe-qemu          efi-e1000e.rom, for qtests that run q35's default NIC
 #   linux              source package (sid), for the informational "sid"
-#                      kernel: scripts/fetch-sid.sh; a failure there only
+#                      kernel: scripts/build/fetch-sid.sh; a failure there only
 #                      warns (the sid kernel's build then says so)
 #
 # "Pinned" means: the current version in the suite when the indexes were
@@ -16,8 +16,8 @@
 # $ITE_CACHE/versions.env; build-*.sh copy them into the build tree.
 # A second run downloads nothing unless the archive moved on.
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
-. "$ITE_TOP/scripts/apt-private.sh"
+. "$(dirname "$0")/lib/lib.sh"
+. "$ITE_TOP/scripts/lib/apt-private.sh"
 
 need apt-get apt
 need dpkg-source dpkg-dev
@@ -60,7 +60,7 @@ fi
 mv "$ITE_CACHE/versions.env.new" "$ITE_CACHE/versions.env"
 log "sources: qemu $qemu_version, $ITE_LINUX_PKG $(deb_version "$linux_deb")"
 
-if ! "$ITE_TOP/scripts/fetch-sid.sh"; then
+if ! "$ITE_TOP/scripts/build/fetch-sid.sh"; then
 	sid=$(sed -n 's/^LINUX_SID_VERSION=//p' "$ITE_CACHE/versions.env")
 	log "warning: sid's linux source was not fetched (see above); the pinned sources are complete;" \
 		"the sid kernel ${sid:+stays at $sid}${sid:-cannot be built until it is}"

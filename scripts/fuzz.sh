@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzz ite-lab's QEMU where the guest controls the input: QEMU's own
 # generic-fuzz target (tests/qtest/fuzz/generic_fuzz.c, libFuzzer) on
-# qemu-fuzz-x86_64, built with ASan and UBSan by scripts/build-qemu.sh
+# qemu-fuzz-x86_64, built with ASan and UBSan by scripts/build/build-qemu.sh
 # --fuzz. See docs/robustness.md.
 #
 #   scripts/fuzz.sh TARGET [SECONDS]    fuzz TARGET for SECONDS (default:
@@ -12,8 +12,8 @@
 #   scripts/fuzz.sh --repro TARGET FILE run one input again (a crash artifact)
 #
 # The corpus grows in $ITE_BUILD/fuzz/TARGET/corpus (seeded by
-# scripts/fuzz-seeds.py) and is reused by the next run; findings are kept in
-# $ITE_BUILD/fuzz/TARGET/artifacts, the run's output in
+# scripts/build/fuzz-seeds.py) and is reused by the next run; findings are
+# kept in $ITE_BUILD/fuzz/TARGET/artifacts, the run's output in
 # $ITE_BUILD/fuzz/TARGET/fuzz.log. Prints TAP, a test per target
 # (executions, coverage), and exits non-zero when a target crashed, leaked,
 # timed out on an input (-timeout, ITE_FUZZ_TIMEOUT seconds) or printed any
@@ -21,8 +21,8 @@
 # comments: what meson shows of a failed test). ITE_FUZZ_BUILD=0: do not (re)build qemu-fuzz-x86_64
 # first. "fuzz.sh all" is a test of meson's suite 'sanitizers'.
 set -uo pipefail
-. "$(dirname "$0")/lib.sh"
-. "$ITE_TOP/scripts/sanitizers.sh"
+. "$(dirname "$0")/lib/lib.sh"
+. "$ITE_TOP/scripts/lib/sanitizers.sh"
 
 bin=$ITE_BUILD/qemu-fuzz/build/qemu-fuzz-x86_64
 timeout_s=${ITE_FUZZ_TIMEOUT:-25}
@@ -82,7 +82,7 @@ shell_env() {
 
 build() {
 	[ "${ITE_FUZZ_BUILD:-1}" = 0 ] && [ -x "$bin" ] && return 0
-	"$ITE_TOP/scripts/build-qemu.sh" --fuzz || die "building $bin failed"
+	"$ITE_TOP/scripts/build/build-qemu.sh" --fuzz || die "building $bin failed"
 }
 
 # fuzz N TARGET SECONDS: one bounded run, TAP test N. 0 when it found nothing.
@@ -93,7 +93,7 @@ fuzz() {
 	mapfile -t env < <(run_env "$t")
 	rm -rf "$dir/seeds"
 	mkdir -p "$dir/corpus" "$dir/artifacts" "$dir/seeds"
-	"$ITE_PYTHON" "$ITE_TOP/scripts/fuzz-seeds.py" "$t" "$dir/seeds" ||
+	"$ITE_PYTHON" "$ITE_TOP/scripts/build/fuzz-seeds.py" "$t" "$dir/seeds" ||
 		die "writing the seeds of $t failed"
 	log "fuzz: $t for ${secs}s ($what)"
 	# Findings of earlier runs stay, but only this run's count.

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Install ite-lab's build and test dependencies from Debian (run as root).
 # On bookworm, meson >= 1.5 and python3-pycotap come from bookworm-backports,
-# reached through a private apt configuration (scripts/apt-private.sh); the
+# reached through a private apt configuration (scripts/lib/apt-private.sh); the
 # system's sources are not edited.
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
-. "$ITE_TOP/scripts/apt-private.sh"
+. "$(dirname "$0")/lib/lib.sh"
+. "$ITE_TOP/scripts/lib/apt-private.sh"
 
 [ "$(id -u)" = 0 ] || die "install-deps.sh installs Debian packages: run it as root"
 

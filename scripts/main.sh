@@ -5,7 +5,7 @@
 # then run the whole scenario matrix. The report lands in
 # build/results/latest/.
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib/lib.sh"
 
 "$ITE_TOP/scripts/build-all.sh"
 exec "$ITE_TOP/run-tests.sh" --build "$ITE_BUILD" "$@"

@@ -11,11 +11,11 @@
 # of a failed test. meson runs each program as a test of suite 'qtests'.
 #
 # ITE_QEMU_FLAVOUR=qemu-asan runs them against the sanitizer build
-# (scripts/build-qemu.sh --asan, ninja -C build qemu-asan), with the
-# settings of scripts/sanitizers.sh; a sanitizer report fails the test.
+# (scripts/build/build-qemu.sh --asan, ninja -C build qemu-asan), with the
+# settings of scripts/lib/sanitizers.sh; a sanitizer report fails the test.
 # That is meson's suite 'sanitizers'.
 set -uo pipefail
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib/lib.sh"
 
 if [ $# -gt 0 ]; then
 	qtests=("$@")
@@ -26,7 +26,7 @@ flavour=${ITE_QEMU_FLAVOUR:-qemu}
 bld=$ITE_BUILD/$flavour/build
 sanitized=0
 if [ "$flavour" = qemu-asan ]; then
-	. "$ITE_TOP/scripts/sanitizers.sh"
+	. "$ITE_TOP/scripts/lib/sanitizers.sh"
 	sanitized=1
 fi
 

@@ -6,11 +6,13 @@
 # comments), which is what meson shows of a failed test. Part of meson's
 # suite 'lint'.
 set -uo pipefail
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib/lib.sh"
 need shellcheck shellcheck
 
+# From the top: shellcheck follows "$ITE_TOP/scripts/lib/..." from there.
 if [ $# -gt 0 ]; then
-	files=("$@")
+	mapfile -t files < <(realpath -s --relative-to="$ITE_TOP" -- "$@")
+	cd "$ITE_TOP" || exit 1
 else
 	cd "$ITE_TOP" || exit 1
 	mapfile -t files < <(git ls-files '*.sh' run-tests.sh guest-image/init .ci/run | sort -u)

@@ -11,7 +11,7 @@
 #
 #   scripts/soak.sh [CYCLES]     (default 250: 1000 removals)
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib/lib.sh"
 
 cycles=${1:-250}
 case $cycles in '' | *[!0-9]* | 0) die "CYCLES must be a positive number, got '$cycles'" ;; esac

@@ -9,9 +9,9 @@
 # (and git-excluded there), so edits to them land in ite-lab's hw/ directly.
 # Export the commits back with scripts/export-series.sh DIR.
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
-. "$ITE_TOP/scripts/sources.sh"
-. "$ITE_TOP/scripts/tree.sh"
+. "$(dirname "$0")/lib/lib.sh"
+. "$ITE_TOP/scripts/lib/sources.sh"
+. "$ITE_TOP/scripts/lib/tree.sh"
 
 component=${1:-}
 dir=${2:-}

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Unit test of scripts/tree.sh and lib.sh's need(), on a tiny tree: a
+# Unit test of scripts/lib/tree.sh and lib.sh's need(), on a tiny tree: a
 # series applies, re-applies as a no-op, is replaced by an edited series
 # touching only the patched file, and a broken patch fails early, names
 # itself and leaves the tree as it was. Prints TAP.
 set -uo pipefail
-. "$(dirname "$0")/../../scripts/lib.sh"
-. "$ITE_TOP/scripts/tree.sh"
+. "$(dirname "$0")/../../scripts/lib/lib.sh"
+. "$ITE_TOP/scripts/lib/tree.sh"
 
 n=0 failed=0
 t() { # t DESCRIPTION COMMAND...

@@ -14,8 +14,8 @@
 # scripts/fetch-sources.sh runs this after the pinned sources and only warns
 # when it fails, so an unreachable sid never stops the main build.
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
-. "$ITE_TOP/scripts/apt-private.sh"
+. "$(dirname "$0")/../lib/lib.sh"
+. "$ITE_TOP/scripts/lib/apt-private.sh"
 
 need apt-get apt
 need sha256sum coreutils

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Build a guest kernel.
 #
-#   scripts/build-kernel.sh patched|unpatched|sid
+#   scripts/build/build-kernel.sh patched|unpatched|sid
 #
 # unpatched: the pinned base as Debian ships it (linux-source-6.12).
 # patched:   the same with kernel-patches/series applied.
 # sid:       informational: the newest Linux Debian ships, sid's "linux"
-#            source package as scripts/fetch-sid.sh last fetched it,
+#            source package as scripts/build/fetch-sid.sh last fetched it,
 #            dpkg-source -x (Debian's patches), no kernel-patches/.
 # All use tinyconfig + guest-image/kernel.config and build in their own
 # tree with the same relative layout, so ccache serves the second 6.12
@@ -15,9 +15,9 @@
 # Output: $ITE_BUILD/linux/FLAVOUR/src/arch/x86/boot/bzImage and
 # $ITE_BUILD/linux/FLAVOUR/kernelrelease
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
-. "$ITE_TOP/scripts/tree.sh"
-. "$ITE_TOP/scripts/sources.sh"
+. "$(dirname "$0")/../lib/lib.sh"
+. "$ITE_TOP/scripts/lib/tree.sh"
+. "$ITE_TOP/scripts/lib/sources.sh"
 
 flavour=${1:-}
 case $flavour in
@@ -44,11 +44,11 @@ sid_fetched() {
 if [ "$flavour" = sid ]; then
 	if ! sid_fetched; then
 		log "linux (sid): sid's linux source is not fetched yet; fetching it"
-		"$ITE_TOP/scripts/fetch-sid.sh" || true
+		"$ITE_TOP/scripts/build/fetch-sid.sh" || true
 		load_versions
 	fi
 	sid_fetched || die "the sid kernel cannot be built: sid's linux source package was not fetched" \
-		"(scripts/fetch-sid.sh failed; see above). The patched and unpatched kernels do not need it."
+		"(scripts/build/fetch-sid.sh failed; see above). The patched and unpatched kernels do not need it."
 	base=$LINUX_SID_DSC base_version=$LINUX_SID_VERSION
 else
 	base=$LINUX_DEB base_version=$LINUX_DEB_VERSION
@@ -93,7 +93,7 @@ if ! stamp_ok "$src/.ite-lab/config" "$config_id" || [ ! -f "$src/.config" ]; th
 	(cd "$src" && ARCH=x86_64 scripts/kconfig/merge_config.sh -m .config "$fragment") \
 		>>"$top/config.log" 2>&1 || die "merge_config.sh failed; see $top/config.log"
 	kmake olddefconfig >>"$top/config.log" 2>&1 || die "make olddefconfig failed; see $top/config.log"
-	"$ITE_TOP/scripts/validate-kconfig.sh" "$fragment" "$src/.config"
+	"$ITE_TOP/scripts/build/validate-kconfig.sh" "$fragment" "$src/.config"
 	echo "$config_id" >"$src/.ite-lab/config"
 fi
 

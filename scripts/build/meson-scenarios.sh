@@ -15,13 +15,13 @@
 # A failed cell's line and the comments after it (the guest log's tail,
 # the diagnosis) go to stderr too, which is what meson test
 # --print-errorlogs shows of a TAP test.
-# --sanitizers: run with the settings of scripts/sanitizers.sh, for a QEMU
+# --sanitizers: run with the settings of scripts/lib/sanitizers.sh, for a QEMU
 # built with ASan/UBSan (--qemu).
 set -uo pipefail
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 if [ "${1:-}" = --sanitizers ]; then
 	shift
-	. "$ITE_TOP/scripts/sanitizers.sh"
+	. "$ITE_TOP/scripts/lib/sanitizers.sh"
 fi
 "$ITE_TOP/run-tests.sh" "$@" | awk '
 	/^ok [0-9]+ .* # TODO informational / { sub(/ # TODO informational/, " (informational") ; $0 = $0 ")" }

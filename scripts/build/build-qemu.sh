@@ -3,7 +3,7 @@
 # own patches apply), hw/ overlaid on the tree, qemu-patches/series applied,
 # x86_64-softmmu only. Also gathers the firmware the guest boots with.
 #
-#   scripts/build-qemu.sh [--stock | --asan | --fuzz]
+#   scripts/build/build-qemu.sh [--stock | --asan | --fuzz]
 #
 # --stock builds the same pinned source without ite-lab's overlay and with
 # only the upstream fixes of its series, qemu-patches/stock-series (for
@@ -18,9 +18,9 @@
 # (--stock, --asan: $ITE_BUILD/qemu-FLAVOUR/build/qemu-system-x86_64; --fuzz:
 # $ITE_BUILD/qemu-fuzz/build/qemu-fuzz-x86_64).
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
-. "$ITE_TOP/scripts/tree.sh"
-. "$ITE_TOP/scripts/sources.sh"
+. "$(dirname "$0")/../lib/lib.sh"
+. "$ITE_TOP/scripts/lib/tree.sh"
+. "$ITE_TOP/scripts/lib/sources.sh"
 
 flavour=qemu
 case "${1:-}" in
@@ -115,7 +115,7 @@ ninja -C "$bld" -j "$ITE_JOBS" "$target" >"$top/build.log" 2>&1 || {
 }
 
 if [ "$flavour" = qemu ]; then
-	"$ITE_TOP/scripts/build-firmware.sh"
+	"$ITE_TOP/scripts/build/build-firmware.sh"
 	cp "$ITE_CACHE/versions.env" "$ITE_BUILD/versions.env"
 elif [ "$flavour" != qemu-stock ]; then
 	# Run from its build tree (qtests, the fuzzer), QEMU looks for firmware

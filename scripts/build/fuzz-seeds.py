@@ -4,7 +4,7 @@ interesting states quickly (ECAM and ATS enabled, a DMA through the ATC,
 the invalidation queue running device-TLB and wait descriptors, ITE and
 its clearing), from which libFuzzer mutates.
 
-    scripts/fuzz-seeds.py TARGET DIR    write TARGET's seeds into DIR
+    scripts/build/fuzz-seeds.py TARGET DIR    write TARGET's seeds into DIR
 
 The encoding is generic-fuzz's (tests/qtest/fuzz/generic_fuzz.c): commands
 separated by "FUZZ", the first byte an opcode, then the operands as the C

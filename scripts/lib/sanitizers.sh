@@ -1,7 +1,7 @@
 # shellcheck shell=bash
-# Run-time settings for a QEMU built with sanitizers (scripts/build-qemu.sh
-# --asan or --fuzz; docs/robustness.md). Source it after lib.sh. Whatever
-# the caller already exported wins.
+# Run-time settings for a QEMU built with sanitizers
+# (scripts/build/build-qemu.sh --asan or --fuzz; docs/robustness.md).
+# Source it after lib.sh. Whatever the caller already exported wins.
 #
 # ASan: stop at the first error; LeakSanitizer (part of ASan) checks for
 # leaks when QEMU exits. UBSan: print a stack trace and stop, so that

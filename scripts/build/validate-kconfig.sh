@@ -3,7 +3,7 @@
 # must appear in DOTCONFIG after olddefconfig. A missing one means an unmet
 # dependency that Kconfig silently dropped (as kunit's validate_config says).
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 
 fragment=$1 config=$2
 missing=()

@@ -7,8 +7,8 @@
 #   efi-e1000e.rom from Debian's ipxe-qemu
 # Debian's +ds QEMU source ships no prebuilt blobs, hence this step.
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
-. "$ITE_TOP/scripts/sources.sh"
+. "$(dirname "$0")/../lib/lib.sh"
+. "$ITE_TOP/scripts/lib/sources.sh"
 load_versions
 
 fw=$ITE_BUILD/firmware

@@ -4,7 +4,7 @@
 # second cpio archive with the modules built against that kernel
 # (/lib/modules/*.ko). The kernel unpacks concatenated archives in order.
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 
 flavour=${1:?usage: build-guest-initramfs.sh FLAVOUR BASE OUTPUT}
 base=${2:?usage: build-guest-initramfs.sh FLAVOUR BASE OUTPUT}

@@ -2,11 +2,11 @@
 # build-initramfs.sh AGENT OUTPUT: the guest's initramfs, from Debian's
 # busybox-static, guest-image/init and the test agent built by meson.
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 
 agent=${1:?usage: build-initramfs.sh AGENT OUTPUT}
 out=${2:?usage: build-initramfs.sh AGENT OUTPUT}
-. "$ITE_TOP/scripts/sources.sh"
+. "$ITE_TOP/scripts/lib/sources.sh"
 load_versions
 
 work=$ITE_BUILD/guest

@@ -5,7 +5,7 @@
 #   ITE_CACHE  downloads, verified once and reused by every build tree
 #   ITE_BUILD  extracted sources, build outputs, test results (the meson build dir)
 
-ITE_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ITE_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 ITE_CACHE=${ITE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ite-lab}
 ITE_BUILD=${ITE_BUILD:-$ITE_TOP/build}
 ITE_JOBS=${ITE_JOBS:-$(nproc)}
