@@ -30,6 +30,13 @@ dsc_files() {
 		"$ITE_CACHE/downloads/$1"
 }
 
+# list WORD...: the words, comma-separated.
+list() {
+	local IFS=,
+	local l="$*"
+	echo "${l//,/, }"
+}
+
 # sid_versions: the versions of $ITE_SID_PKG in sid's index, newest first
 # (sid normally lists one; a mirror may list several).
 sid_versions() {
@@ -50,28 +57,31 @@ if [ -n "${ITE_SID_VERSION:-}" ]; then
 fi
 
 # Take the newest version the mirror can serve. When the mirror lags behind
-# its own index (files of the newest version missing), say so and take the
-# next one: recorded as LINUX_SID_VERSION, the index's newest as
-# LINUX_SID_NEWEST_VERSION.
+# its own index (files of the newest versions missing), say so in one line
+# and take the next one: recorded as LINUX_SID_VERSION, the index's newest
+# as LINUX_SID_NEWEST_VERSION. apt's messages of every attempt go to the
+# fetch log; of the one that worked, only which files were downloaded is
+# shown.
 failed=() files='' version=''
 fetch_log=$ITE_CACHE/apt/sid/fetch.log
 : >"$fetch_log"
 for v in "${versions[@]}"; do
-	if files=$(apt_fetch sid source "$ITE_SID_PKG=$v" 2>"$fetch_log.try"); then
-		cat "$fetch_log.try" >&2
+	ok=0
+	files=$(apt_fetch sid source "$ITE_SID_PKG=$v" 2>"$fetch_log.try") && ok=1
+	{ echo "# $ITE_SID_PKG $v"; cat "$fetch_log.try"; } >>"$fetch_log"
+	if [ "$ok" = 1 ]; then
+		grep '^\[ite-lab\] downloading ' "$fetch_log.try" >&2 || true
 		version=$v
 		break
 	fi
-	cat "$fetch_log.try" >>"$fetch_log"
 	failed+=("$v")
-	log "warning: $ITE_SID_PKG $v (in $ITE_SID_SUITE's index) cannot be downloaded:" \
-		"$(grep -m1 -E '^E: ' "$fetch_log.try" || tail -n1 "$fetch_log.try")"
 done
 rm -f "$fetch_log.try"
 [ -n "$version" ] ||
-	die "no version of $ITE_SID_PKG in $ITE_SID_SUITE could be downloaded (tried ${failed[*]}); apt's messages: $fetch_log"
+	die "no version of $ITE_SID_PKG in $ITE_SID_SUITE's index could be downloaded (tried $(list "${failed[@]}")); apt's messages: $fetch_log"
 [ ${#failed[@]} -eq 0 ] ||
-	log "warning: the mirror lacks $ITE_SID_SUITE's newest $ITE_SID_PKG ${versions[0]}; took $version, the newest it serves"
+	log "warning: $ITE_SID_SUITE's index lists $ITE_SID_PKG $(list "${failed[@]}"), whose files the mirror" \
+		"does not serve; took $version, the newest it serves (apt's messages: $fetch_log)"
 dsc=$(grep '\.dsc$' <<<"$files") || die "no .dsc among the files of $ITE_SID_PKG $version"
 
 # A failed attempt may have left some of its files; keep only those in use.
