@@ -18,8 +18,9 @@
 # (executions, coverage), and exits non-zero when a target crashed, leaked,
 # timed out on an input (-timeout, ITE_FUZZ_TIMEOUT seconds) or printed any
 # sanitizer report, naming the input and how to reproduce it (on stderr, as
-# comments: what meson shows of a failed test). ITE_FUZZ_BUILD=0: do not (re)build qemu-fuzz-x86_64
-# first. "fuzz.sh all" is a test of meson's suite 'sanitizers'.
+# comments: what meson shows of a failed test). ITE_FUZZ_BUILD=0: do not
+# (re)build qemu-fuzz-x86_64 first, and stop if it is not built. "fuzz.sh
+# all" is a test of meson's suite 'sanitizers', with ITE_FUZZ_BUILD=0.
 set -uo pipefail
 . "$(dirname "$0")/lib/lib.sh"
 . "$ITE_TOP/scripts/lib/sanitizers.sh"
@@ -81,7 +82,10 @@ shell_env() {
 }
 
 build() {
-	[ "${ITE_FUZZ_BUILD:-1}" = 0 ] && [ -x "$bin" ] && return 0
+	if [ "${ITE_FUZZ_BUILD:-1}" = 0 ]; then
+		[ -x "$bin" ] || die "$bin is not built (ninja -C $ITE_BUILD qemu-fuzz)"
+		return 0
+	fi
 	"$ITE_TOP/scripts/build/build-qemu.sh" --fuzz || die "building $bin failed"
 }
 
