@@ -73,8 +73,10 @@ def tsc_cmdline(tsc_khz, hz=0):
     return "tsc_early_khz=%d lpj=%d" % (tsc_khz, tsc_khz * 1000 // hz)
 
 
-def qemu_command(paths, scenario, workdir, accel="tcg", mode="legacy"):
-    """The exact command line for one scenario cell (a list of words)."""
+def qemu_command(paths, scenario, workdir, accel="tcg", mode="legacy", restore=False):
+    """The exact command line for one scenario cell (a list of words).
+    restore: the guest is not booted but loaded from a saved state
+    (harness/snapshot.py), whose console log the cell's continues."""
     sockets = socket_dir(workdir)
     machine, accel_opts = "q35", accel
     if accel == "kvm":
@@ -110,7 +112,8 @@ def qemu_command(paths, scenario, workdir, accel="tcg", mode="legacy"):
         "-append", " ".join(filter(None, (BASE_CMDLINE, MODE_CMDLINE[mode],
                                           tsc_cmdline(paths.tsc_khz, paths.hz),
                                           scenario.cmdline))),
-        "-chardev", "file,id=console,path=%s" % os.path.join(workdir, guest_log.SERIAL_LOG),
+        "-chardev", "file,id=console,%spath=%s" % ("append=on," if restore else "",
+                                                   os.path.join(workdir, guest_log.SERIAL_LOG)),
         "-serial", "chardev:console",
         "-chardev", "socket,id=agent,path=%s,server=on,wait=off"
         % os.path.join(sockets, "agent.sock"),
@@ -125,6 +128,8 @@ def qemu_command(paths, scenario, workdir, accel="tcg", mode="legacy"):
     cmd += ["-msg", "timestamp=on"]
     for pattern in TIMELINE_EVENTS + tuple(scenario.trace):
         cmd += ["-trace", pattern]
+    if restore:
+        cmd += ["-incoming", "defer"]
     return cmd
 
 
@@ -224,6 +229,14 @@ class Agent:
                 return False
             if line.startswith("0 hello"):
                 break
+        r = self.command(["ping"], deadline)
+        return bool(r and r[0])
+
+    def wait_resumed(self, deadline):
+        """Check that the agent of a guest loaded from a saved state
+        answers a ping: it said hello to the guest that was saved, and
+        waits on its open ttyS1 for the next command."""
+        self._connect(deadline)
         r = self.command(["ping"], deadline)
         return bool(r and r[0])
 

@@ -4,14 +4,17 @@ Exit status: 0 when every cell met its expectation, 1 when one did not,
 2 on bad usage or a missing build, 77 when nothing could run (skipped).
 """
 import argparse
+import collections
 import concurrent.futures
 import datetime
+import functools
 import multiprocessing
 import os
 import sys
+import threading
 import time
 
-from . import report, report_html, scenario
+from . import durations, report, report_html, scenario, snapshot
 from .build_layout import check_built, host_tsc_khz, paths_for, versions
 from .machine import qemu_command, shell_quote
 from .runner import cell_dir, run_cell
@@ -46,6 +49,9 @@ def parse_args(argv):
     p.add_argument("--results", help="results directory (default: BUILD/results/DATE)")
     p.add_argument("--qemu", help="another qemu-system-x86_64 to run (default: ite-lab's, "
                    "from the build directory)")
+    p.add_argument("--boot", default="snapshot", choices=("snapshot", "cold"),
+                   help="snapshot (the default): boot each guest configuration once and "
+                   "start its cells from the saved guest; cold: boot every cell's guest")
     p.add_argument("--set", action="append", default=[], type=override, metavar="KEY=VALUE",
                    help="replace what the chosen scenarios' files say (repeatable): "
                    "KEY=VALUE for their [scenario] section (cycles=500, "
@@ -88,21 +94,41 @@ def select(all_scenarios, names, groups):
 
 
 def _run_one(job):
-    s, m, k, paths, results_dir, accel = job
-    return run_cell(s, k, paths, results_dir, accel, m)
+    s, m, k, paths, results_dir, accel, boot, template_trace = job
+    return run_cell(s, k, paths, results_dir, accel, m, boot, template_trace)
 
 
 def run_cells(cells, build, results_dir, a, tsc_khz):
     """Run the cells, a.jobs at a time, each in its own process (QEMU's
     QMP library wants a thread of its own for its event loop), and yield
-    (number, result) in the order of `cells` as results come in."""
-    jobs = [(s, m, k, paths_for(build, k, a.qemu, tsc_khz), results_dir, a.accel)
-            for s, m, k in cells]
+    (number, result) in the order of `cells` as results come in. A saved
+    guest (--boot=snapshot) is deleted once the last cell that starts from
+    it is done."""
+    paths = [paths_for(build, k, a.qemu, tsc_khz) for _, _, k in cells]
+    keys = [snapshot.config_key(p, s, a.accel, m) if a.boot == "snapshot" else None
+            for p, (s, m, k) in zip(paths, cells)]
+    # A template boots with the trace events of every cell that starts
+    # from it: what a cell's trace-order needs may happen during the boot.
+    traces = collections.defaultdict(set)
+    for key, (s, _, _) in zip(keys, cells):
+        traces[key].update(s.trace)
+    jobs = [(s, m, k, p, results_dir, a.accel, a.boot, sorted(traces[key]))
+            for p, key, (s, m, k) in zip(paths, keys, cells)]
+    users = collections.Counter(keys)
+    lock = threading.Lock()
+
+    def release(key, _future):
+        with lock:
+            users[key] -= 1
+            if key and not users[key]:
+                snapshot.remove_state(results_dir, key)
+
     ctx = multiprocessing.get_context("fork")
     with concurrent.futures.ProcessPoolExecutor(a.jobs, mp_context=ctx) as pool:
         futures = [None] * len(jobs)
-        for i in sorted(range(len(jobs)), key=lambda i: cost_hint(cells[i][0]), reverse=True):
+        for i in schedule(cells, durations.load(build)):
             futures[i] = pool.submit(_run_one, jobs[i])
+            futures[i].add_done_callback(functools.partial(release, keys[i]))
         done = 0
         for n, f in enumerate(futures, 1):
             s, m, k = cells[n - 1]
@@ -111,6 +137,19 @@ def run_cells(cells, build, results_dir, a, tsc_khz):
             r = f.result()
             done += 1
             yield n, r
+
+
+def schedule(cells, last):
+    """The order to start the cells in: the longest first, so that the
+    short ones fill in around them instead of one long cell finishing
+    alone. How long a cell takes is what it took last time (`last`, by
+    cell directory, from durations.load); cells never measured start
+    before all others, ranked by cost_hint, as they may be long."""
+    def rank(i):
+        s, m, k = cells[i]
+        took = last.get(cell_dir(s, m, k))
+        return (took is not None, -(took or 0), tuple(-x for x in cost_hint(s)))
+    return sorted(range(len(cells)), key=rank)
 
 
 def cost_hint(s):
@@ -223,6 +262,7 @@ def main(argv=None):
         print("\n".join(lines), flush=True)
     print("# %d cells in %.0fs with %d jobs" % (len(cells), time.monotonic() - t0, a.jobs),
           file=sys.stderr)
+    durations.record(build, results)
     findings = report.findings_line(results)
     if findings:
         print(findings)

@@ -8,6 +8,8 @@ of that kernel:
                  guest log. A run that fails some other way, or passes,
                  does not meet the expectation.
 """
+import dataclasses
+import functools
 import json
 import os
 import re
@@ -17,7 +19,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
-from . import guest_log, qemu_trace, timeline
+from . import guest_log, qemu_trace, snapshot, timeline
 from .diagnosis import diagnose
 from .machine import AgentError, Machine, StartError, qemu_command, shell_quote
 from .scenario import INFORMATIONAL
@@ -196,13 +198,15 @@ def cell_dir(scenario, mode, kernel):
     return "%s.%s.%s" % (scenario.name, mode, kernel)
 
 
-def run_cell(scenario, kernel, paths, results_dir, accel="tcg", mode="legacy"):
+def run_cell(scenario, kernel, paths, results_dir, accel="tcg", mode="legacy",
+             boot="snapshot", template_trace=()):
     """Run one cell; its CellResult, also written to its RESULT_FILE.
     Never raises: a bug of the harness's ends this cell as an error, its
     traceback on stderr and in the cell's HARNESS_ERROR_FILE, and the
     other cells of the run go on."""
     try:
-        return _run_cell(scenario, kernel, paths, results_dir, accel, mode)
+        return _run_cell(scenario, kernel, paths, results_dir, accel, mode, boot,
+                         template_trace)
     except Exception as e:
         tb = traceback.format_exc()
         exp = scenario.expectation(kernel)
@@ -223,7 +227,19 @@ def run_cell(scenario, kernel, paths, results_dir, accel="tcg", mode="legacy"):
         return res
 
 
-def _run_cell(scenario, kernel, paths, results_dir, accel, mode):
+def _restore_from(scenario, paths, results_dir, accel, mode, template_trace):
+    """The template directory and state file this cell starts from, made
+    if it is the first of its configuration (booted with the trace events
+    template_trace as well as its own); None to boot it."""
+    key = snapshot.config_key(paths, scenario, accel, mode)
+    template = dataclasses.replace(scenario, trace=sorted(set(scenario.trace)
+                                                          | set(template_trace)))
+    state = snapshot.ensure(results_dir, key, functools.partial(
+        snapshot.boot_template, paths, template, accel, mode, boot_timeout=BOOT_TIMEOUT))
+    return (snapshot.template_dir(results_dir, key), state) if state else None
+
+
+def _run_cell(scenario, kernel, paths, results_dir, accel, mode, boot, template_trace):
     exp = scenario.expectation(kernel)
     res = CellResult(scenario.name, kernel, exp.outcome, mode,
                      kernel in INFORMATIONAL, shows=exp.shows)
@@ -231,24 +247,38 @@ def _run_cell(scenario, kernel, paths, results_dir, accel, mode):
     shutil.rmtree(workdir, ignore_errors=True)
     os.makedirs(workdir)
     res.workdir = workdir
-    cmd = qemu_command(paths, scenario, workdir, accel, mode)
-    res.command = shell_quote(cmd)
+    # The command that boots the cell's guest: to run it again by hand,
+    # whether the cell booted or started from a saved state.
+    res.command = shell_quote(qemu_command(paths, scenario, workdir, accel, mode))
     with open(os.path.join(workdir, COMMAND_FILE), "w") as f:
         f.write(res.command + "\n")
 
     t0 = time.monotonic()
+    restore = _restore_from(scenario, paths, results_dir, accel, mode, template_trace) \
+        if boot == "snapshot" else None
+    if restore:
+        res.timings["wait_template"] = round(time.monotonic() - t0, 2)
+        res.timings["booted_from"] = os.path.relpath(restore[0], results_dir)
+        snapshot.start_from(restore[0], workdir)
+        t0 = time.monotonic()
     deadline = t0 + scenario.timeout
-    m = Machine(paths, cmd, workdir)
+    m = Machine(paths, qemu_command(paths, scenario, workdir, accel, mode, bool(restore)),
+                workdir)
     failed = None
     started = False
     try:
         m.start()
         started = True
-        if not m.agent.wait_ready(min(deadline, t0 + BOOT_TIMEOUT)):
+        why = snapshot.restore(m, restore[1]) if restore else None
+        if why:
+            failed = ("error", "harness: cannot start from %s: %s" % (restore[0], why))
+        elif not (m.agent.wait_resumed if restore else m.agent.wait_ready)(
+                min(deadline, t0 + BOOT_TIMEOUT)):
             failed = ("timeout", "timeout: guest agent did not answer within %ds of start"
                       % int(min(scenario.timeout, BOOT_TIMEOUT)))
         else:
             res.timings["boot"] = round(time.monotonic() - t0, 2)
+            res.timings["boot_cpu_s"] = m.cpu_seconds()
             # What ends a guest step early: the expected failure, or for a
             # cell expected to pass, any report of a wedged kernel.
             if exp.outcome == "fail":
@@ -316,7 +346,11 @@ def _run_cell(scenario, kernel, paths, results_dir, accel, mode):
     res.timings.update(timeline.figures(evs, stopped_at, how == "poweroff"))
     timeline.write_pictures(evs, res.label, workdir)
     if not failed and scenario.trace_order:
-        reason = qemu_trace.check_order(qemu_trace.read(workdir), scenario.trace_order)
+        # The guest's boot is in its template's trace when it was restored.
+        trace = qemu_trace.read(workdir)
+        if restore:
+            trace = qemu_trace.read(os.path.join(restore[0], snapshot.TEMPLATE)) + trace
+        reason = qemu_trace.check_order(trace, scenario.trace_order)
         if reason:
             failed = ("fail", reason)
     # A guest that never started is missing every required line: its

@@ -127,7 +127,7 @@ class Pool(unittest.TestCase):
         s = scenario.load(os.path.join(TOP, "scenarios", "device-del-idle.scenario"))
         s2 = scenario.load(os.path.join(TOP, "scenarios", "hung-device-dma.scenario"))
         cells = [(s, "legacy", "patched"), (s2, "legacy", "patched")]
-        a = argparse.Namespace(jobs=2, qemu="/nonexistent", accel="tcg")
+        a = argparse.Namespace(jobs=2, qemu="/nonexistent", accel="tcg", boot="snapshot")
         # The workers are forked while the QMP library cannot be imported.
         with mock.patch.dict(sys.modules, NO_QMP), \
                 contextlib.redirect_stderr(io.StringIO()):
