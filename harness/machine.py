@@ -83,12 +83,8 @@ def qemu_command(paths, scenario, workdir, accel="tcg", mode="legacy", restore=F
         # Interrupt remapping with an in-kernel irqchip needs it split.
         machine += ",kernel-irqchip=split"
     else:
-        # One thread for all vCPUs (round-robin TCG): multi-threaded TCG
-        # now and then tripped an assertion in QEMU's memory map code while
-        # the guest enumerated PCI (iotlb_to_section, physmem.c: probably
-        # the stale-map lookup qemu-patches/0014 fixes, not re-measured),
-        # and one host CPU per cell lets cells run in parallel on a small
-        # host.
+        # One thread for all vCPUs (round-robin TCG): a cell uses one
+        # host CPU at most, and the matrix runs several cells per CPU.
         accel_opts += ",thread=single"
     cmd = [
         paths.qemu,

@@ -153,27 +153,23 @@ def schedule(cells, last):
 
 
 def cost_hint(s):
-    """A rough rank of how long a scenario's cells run, so that the long
-    ones (cycles in one boot: minutes) start first and the short ones
-    fill in around them, instead of one long cell finishing alone. After
-    the cycles, the scenario's own timeout ranks the rest: the ones given
-    150 s are those that wait out removals or ITE retries."""
+    """A rough rank of how long a scenario's cells run, for cells never
+    measured: the cycles in one boot first, then the scenario's own
+    timeout (long ones wait out removals or ITE retries)."""
     return (s.cycles * len(s.cycle), s.timeout)
 
 
 def default_jobs():
-    """Cells in parallel: six per host CPU, at most 16. A cell keeps one
-    host CPU busy while its guest boots (about 2.5 s of TCG), then mostly
-    waits on the guest's own delays (pciehp's button and power-off waits),
-    when its idle (tickless) guest costs about a hundredth of a host CPU.
-    The six cycle cells start first and run for minutes, mostly idle: the
-    other slots must keep the CPUs busy meanwhile. On 2 cores the whole
-    matrix took 334 s at three per CPU (CPUs 70% busy), 248 to 300 s at
-    four, 255 s at six (98% busy). Where a scenario's outcome depends on
-    timing, it races QEMU timers against each other (a completion delay
-    against the ITE time-out), or leaves a window of a second (the pull
-    during an outstanding invalidation), so a busy host slows cells down
-    without changing what they see."""
+    """Cells in parallel: six per host CPU, at most 16. A cell keeps a
+    host CPU busy only while its guest boots or works, and mostly waits on
+    the guest's own delays (pciehp's button and power-off waits), when its
+    idle (tickless) guest costs about a hundredth of a host CPU; the long
+    cells run for minutes, mostly idle, and the other slots must keep the
+    CPUs busy meanwhile (bench/matrix-time.sh measures it). Where a
+    scenario's outcome depends on timing, it races QEMU timers against
+    each other (a completion delay against the ITE time-out), or leaves a
+    window of a second (the pull during an outstanding invalidation), so a
+    busy host slows cells down without changing what they see."""
     env = os.environ.get("ITE_TEST_JOBS")
     if env:
         if not env.strip().isdigit() or int(env) < 1:
