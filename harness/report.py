@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 from . import guest_log, qemu_trace, qmp_log, timeline
 from .diagnosis import DIAGNOSIS_FILE
 from .runner import COMMAND_FILE, RESULT_FILE, CellResult
-from .scenario import INFORMATIONAL
+from .scenario import INFORMATIONAL, KERNELS
 
 
 def tap_line(n, r):
@@ -86,7 +86,6 @@ def write_junit(path, results):
     ET.ElementTree(suite).write(path, encoding="unicode", xml_declaration=True)
 
 
-KERNEL_ORDER = ("patched", "unpatched", "sid")
 FIGURES = (("unplugs_ms", "unplug"), ("ite", "ITEs"), ("ite_to_clear_ms", "ITE→cleared"),
            ("ite_recoveries_ms", "ITE recovery"))
 
@@ -95,7 +94,7 @@ def matrix(results):
     """(kernels, rows, cells): the columns in order, the (scenario, mode)
     rows in run order, and the results by (scenario, mode, kernel)."""
     kernels = sorted({r.kernel for r in results},
-                     key=lambda k: KERNEL_ORDER.index(k) if k in KERNEL_ORDER else 9)
+                     key=lambda k: KERNELS.index(k) if k in KERNELS else len(KERNELS))
     rows = []
     for r in results:
         if (r.scenario, r.mode) not in rows:

@@ -171,9 +171,12 @@ def judge(res, failed, v, exp):
                               if exp.repeat > 1 else ""))
 
 
-# What a QEMU built with sanitizers (scripts/build-qemu.sh --asan) prints
-# on its stderr when it finds something.
-SANITIZER = re.compile(r"ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error: ")
+# What a QEMU built with sanitizers (scripts/build/build-qemu.sh --asan)
+# prints on its stderr when it finds something: one pattern a line, in a
+# file the shell scripts read too (scripts/lib/sanitizers.sh).
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                       "sanitizer-reports.txt")) as _f:
+    SANITIZER = re.compile("|".join(ln.rstrip("\n") for ln in _f if ln.strip()))
 SANITIZER_REASON = "QEMU sanitizer report: "
 
 

@@ -8,9 +8,10 @@
 # "runtime error:" is fatal and cannot scroll by unnoticed. The harness
 # (harness/runner.py) fails a cell whose QEMU printed either report.
 
-# The patterns that mean a sanitizer report, for grep -E.
+# The patterns that mean a sanitizer report, for grep -E: the harness's
+# list, one a line (its lines hold no grep -E specials but spaces).
 # shellcheck disable=SC2034 # used by the scripts that source this file
-ITE_SANITIZER_RE='ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error: |SUMMARY: UndefinedBehaviorSanitizer'
+ITE_SANITIZER_RE=$(paste -sd'|' "$ITE_TOP/harness/sanitizer-reports.txt")
 
 # meson test gives every test ASAN_OPTIONS and UBSAN_OPTIONS of its own
 # (with abort_on_error=1, without handle_abort=1) when the caller set none:

@@ -1,5 +1,7 @@
 """The cell verdict: an expected failure is met only by a failed run that
 shows the expected signature; anything else is reported."""
+import os
+import tempfile
 import unittest
 
 from harness import guest_log
@@ -84,6 +86,21 @@ class Sanitizer(unittest.TestCase):
                     ITE * 3, Expectation("fail", "Invalidation Time-out Error: SID 100"))
         self.assertFalse(r.met)
         self.assertEqual(r.outcome, "error")
+
+    def test_every_report_kind_is_found(self):
+        from harness.runner import qemu_sanitizer_report
+        for line in ("==1==ERROR: AddressSanitizer: heap-use-after-free on address 0x1",
+                     "==1==ERROR: LeakSanitizer: detected memory leaks",
+                     "../hw/pci/pci.c:10:5: runtime error: shift exponent 40 is too large",
+                     "SUMMARY: UndefinedBehaviorSanitizer: undefined-behavior ../a.c:1:2"):
+            with self.subTest(line), tempfile.TemporaryDirectory() as d:
+                with open(os.path.join(d, "qemu.stderr"), "w") as f:
+                    f.write("qemu-system-x86_64: warning: x\n" + line + "\n")
+                self.assertEqual(qemu_sanitizer_report(d), line)
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "qemu.stderr"), "w") as f:
+                f.write("qemu-system-x86_64: terminating on signal 15\n")
+            self.assertIsNone(qemu_sanitizer_report(d))
 
 
 class Repeat(unittest.TestCase):
