@@ -503,8 +503,10 @@ static int cmd_fragment_memory(unsigned long seq, int argc, char **argv)
 	return 0;
 }
 
-static int cmd_poweroff(unsigned long seq)
+static int cmd_poweroff(unsigned long seq, int argc, char **argv)
 {
+	(void)argc;
+	(void)argv;
 	reply(seq, "ok powering off");
 	kmsg("powering off\n");
 	sync();
@@ -512,34 +514,50 @@ static int cmd_poweroff(unsigned long seq)
 	return 0;
 }
 
+static int cmd_ping(unsigned long seq, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	reply(seq, "ok pong");
+	return 0;
+}
+
+static int cmd_wait_gone(unsigned long seq, int argc, char **argv)
+{
+	return cmd_wait(seq, argc, argv, false);
+}
+
+static int cmd_wait_present(unsigned long seq, int argc, char **argv)
+{
+	return cmd_wait(seq, argc, argv, true);
+}
+
+static const struct command {
+	const char *name;
+	int (*run)(unsigned long seq, int argc, char **argv);
+} commands[] = {
+	{ "ats-status", cmd_ats_status },
+	{ "wait-gone", cmd_wait_gone },
+	{ "wait-present", cmd_wait_present },
+	{ "wait-file", cmd_wait_file },
+	{ "load-driver", cmd_load_driver },
+	{ "ats-run", cmd_ats_run },
+	{ "slot-status", cmd_slot_status },
+	{ "sh", cmd_sh },
+	{ "bg", cmd_bg },
+	{ "fragment-memory", cmd_fragment_memory },
+	{ "poweroff", cmd_poweroff },
+	{ "ping", cmd_ping },
+	{ NULL, NULL }
+};
+
 static int dispatch(unsigned long seq, int argc, char **argv)
 {
-	if (!strcmp(argv[0], "ats-status"))
-		return cmd_ats_status(seq, argc, argv);
-	if (!strcmp(argv[0], "wait-gone"))
-		return cmd_wait(seq, argc, argv, false);
-	if (!strcmp(argv[0], "wait-present"))
-		return cmd_wait(seq, argc, argv, true);
-	if (!strcmp(argv[0], "wait-file"))
-		return cmd_wait_file(seq, argc, argv);
-	if (!strcmp(argv[0], "load-driver"))
-		return cmd_load_driver(seq, argc, argv);
-	if (!strcmp(argv[0], "ats-run"))
-		return cmd_ats_run(seq, argc, argv);
-	if (!strcmp(argv[0], "slot-status"))
-		return cmd_slot_status(seq, argc, argv);
-	if (!strcmp(argv[0], "sh"))
-		return cmd_sh(seq, argc, argv);
-	if (!strcmp(argv[0], "bg"))
-		return cmd_bg(seq, argc, argv);
-	if (!strcmp(argv[0], "fragment-memory"))
-		return cmd_fragment_memory(seq, argc, argv);
-	if (!strcmp(argv[0], "poweroff"))
-		return cmd_poweroff(seq);
-	if (!strcmp(argv[0], "ping")) {
-		reply(seq, "ok pong");
-		return 0;
-	}
+	const struct command *c;
+
+	for (c = commands; c->name; c++)
+		if (!strcmp(argv[0], c->name))
+			return c->run(seq, argc, argv);
 	reply(seq, "fail unknown command '%s'", argv[0]);
 	return -1;
 }
