@@ -19,7 +19,7 @@
 #define AGENT_PATH_MAX		256
 
 /* The guest driver of ats-testdev (guest-image/driver): where the
- * initramfs of each kernel puts it (scripts' build-guest-initramfs.sh),
+ * initramfs of each kernel puts it (scripts/build/build-guest-initramfs.sh),
  * and where it offers each bound device's workload. */
 #define ATS_TESTDEV_MODULE	"/lib/modules/ats_testdev.ko"
 #define ATS_TESTDEV_DEBUGFS	"/sys/kernel/debug/ats_testdev"

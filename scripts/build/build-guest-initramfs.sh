@@ -33,6 +33,6 @@ make -s -C "$src" ARCH=x86_64 CC="ccache gcc" LOCALVERSION="-$flavour" \
 		echo "file /lib/modules/$(basename "$ko") $ko 0644"
 	done
 } >"$drv/modules.list"
-"$ITE_PYTHON" "$ITE_TOP/scripts/mkcpio.py" "$drv/modules.list" "$drv/modules.cpio"
+"$ITE_PYTHON" "$ITE_TOP/scripts/build/mkcpio.py" "$drv/modules.list" "$drv/modules.cpio"
 cat "$base" "$drv/modules.cpio" >"$out.tmp"
 mv "$out.tmp" "$out"

@@ -28,4 +28,4 @@ slink /bin/sh busybox 0777
 file /bin/ite-agent $agent 0755
 file /init $ITE_TOP/guest-image/init 0755
 EOT
-"$ITE_PYTHON" "$ITE_TOP/scripts/mkcpio.py" "$work/initramfs.list" "$out"
+"$ITE_PYTHON" "$ITE_TOP/scripts/build/mkcpio.py" "$work/initramfs.list" "$out"

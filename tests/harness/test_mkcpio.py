@@ -1,4 +1,4 @@
-"""scripts/mkcpio.py writes a newc archive the kernel (and cpio) can read,
+"""scripts/build/mkcpio.py writes a newc archive the kernel (and cpio) can read,
 with device nodes made without root, and rejects a bad spec by line."""
 import gzip
 import os
@@ -7,7 +7,7 @@ import tempfile
 import unittest
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-MKCPIO = os.path.join(TOP, "scripts", "mkcpio.py")
+MKCPIO = os.path.join(TOP, "scripts", "build", "mkcpio.py")
 
 
 def run(spec, name="out.cpio.gz"):
