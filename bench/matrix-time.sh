@@ -63,5 +63,7 @@ else
 fi
 # CPU time of everything run-tests.sh ran (QEMU, the harness): against
 # wall time x host CPUs, it says how much more parallelism could give.
-read -r _ _ cpu_user cpu_sys < <(times | tr "\n" " "; echo)
+# ("times" in a pipe would run in a subshell, and report its own.)
+times >"$ITE_BUILD/bench/matrix-time.times"
+read -r _ _ cpu_user cpu_sys < <(tr "\n" " " <"$ITE_BUILD/bench/matrix-time.times"; echo)
 printf 'cpu (all runs): user %s, sys %s, on %s host CPUs\n' "$cpu_user" "$cpu_sys" "$(nproc)"
