@@ -341,6 +341,9 @@ def _run_cell(scenario, kernel, paths, results_dir, accel, mode, boot, template_
         failed = ("error", "QEMU exited on its own (status %s)" % m.proc.returncode)
 
     sanitizer = qemu_sanitizer_report(workdir)
+    if not sanitizer and restore:
+        # The boot ran in the template's QEMU: its reports count too.
+        sanitizer = qemu_sanitizer_report(os.path.join(restore[0], snapshot.TEMPLATE))
     if sanitizer:
         # Whatever the guest did, QEMU must not misbehave: fail the cell
         # even where a failure was expected.
