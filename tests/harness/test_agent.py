@@ -96,20 +96,20 @@ class Command(AgentTest):
         self.assertEqual(self.command(["ping"]), (True, "fresh", ["fresh output"]))
         self.assertEqual(self.sent(), b"1 slow\n2 ping\n")
 
-    def test_stale_fail_does_not_fail_the_next(self):
-        self.agent.seq = 6
-        self.reply(b"6 fail timed out\n7 ok\n")
-        self.assertEqual(self.command(["ping"]), (True, "", []))
-
-    def test_hello_skipped(self):
-        # The agent restarted (or the hello came late): not an answer.
-        self.reply(b"0 hello ite-agent 6.12.118-patched\n1 ok pong\n")
-        self.assertEqual(self.command(["ping"]), (True, "pong", []))
-
-    def test_sequence_number_not_a_prefix_match(self):
-        self.agent.seq = 0
-        self.reply(b"11 ok eleven\n1 ok one\n")
-        self.assertEqual(self.command(["ping"]), (True, "one", []))
+    def test_lines_not_answering_the_command_skipped(self):
+        cases = (
+            # A stale fail does not fail the next command.
+            (6, b"6 fail timed out\n7 ok\n", ""),
+            # The agent restarted (or the hello came late): not an answer.
+            (0, b"0 hello ite-agent 6.12.118-patched\n1 ok pong\n", "pong"),
+            # Sequence numbers are matched whole, not as a prefix.
+            (0, b"11 ok eleven\n1 ok one\n", "one"),
+        )
+        for seq, lines, summary in cases:
+            with self.subTest(lines):
+                self.agent.seq = seq
+                self.reply(lines)
+                self.assertEqual(self.command(["ping"]), (True, summary, []))
 
     def test_deadline_returns_none(self):
         self.reply(b"1 | still working\n")
