@@ -6,6 +6,7 @@ measured by the build's helper)."""
 import functools
 import os
 import subprocess
+import sys
 
 from . import scenario
 from .machine import Paths
@@ -62,8 +63,10 @@ def check_built(p):
                            os.path.join(p.qmp_python, "qemu", "qmp"))
                if not os.path.exists(f)]
     if missing:
-        raise SystemExit("run-tests.sh: not built: %s\n(build with: meson setup build && "
-                         "ninja -C build)" % ", ".join(missing))
+        # Exit status 2, a missing build, as main's docstring says.
+        print("run-tests.sh: not built: %s\n(build with: meson setup build && "
+              "ninja -C build)" % ", ".join(missing), file=sys.stderr)
+        raise SystemExit(2)
 
 
 def versions(build):
