@@ -25,6 +25,9 @@ from . import guest_log, qemu_trace, qmp_log, timeline
 # Interrupt-remapped IO-APIC"); virtual machines skip it.
 BASE_CMDLINE = "console=ttyS0,115200 loglevel=7 panic=-1 printk.time=1 no_timer_check"
 
+QEMU_STDERR = "qemu.stderr"     # QEMU's stdout and stderr, in each cell's directory
+AGENT_LOG = "agent.log"         # the agent transcript, likewise
+
 # Recorded in every cell, for the timeline in the report.
 TIMELINE_EVENTS = tuple(event for _, event in timeline.LANES)
 
@@ -277,10 +280,10 @@ class Machine:
             raise StartError("cannot start QEMU: %s" % why) from e
 
     def _start(self, timeout):
-        self.transcript = open(os.path.join(self.workdir, "agent.log"), "w")
+        self.transcript = open(os.path.join(self.workdir, AGENT_LOG), "w")
         self.agent.transcript = self.transcript
         self.qmp_log = open(os.path.join(self.workdir, qmp_log.QMP_LOG), "w")
-        self.stderr = open(os.path.join(self.workdir, "qemu.stderr"), "w")
+        self.stderr = open(os.path.join(self.workdir, QEMU_STDERR), "w")
         if self.paths.qmp_python not in sys.path:
             sys.path.insert(0, self.paths.qmp_python)
         try:

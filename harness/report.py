@@ -7,7 +7,8 @@ import xml.etree.ElementTree as ET
 
 from . import guest_log, qemu_trace, qmp_log, timeline
 from .diagnosis import DIAGNOSIS_FILE
-from .runner import COMMAND_FILE, RESULT_FILE, CellResult
+from .machine import AGENT_LOG, QEMU_STDERR
+from .runner import COMMAND_FILE, HARNESS_ERROR_FILE, RESULT_FILE, CellResult
 from .scenario import INFORMATIONAL, KERNELS
 
 
@@ -260,7 +261,9 @@ def excerpts_shown(r):
 # A cell's files the report links to: (label, file name).
 CELL_FILES = (("timeline", timeline.SVG_FILE), ("guest log", guest_log.SERIAL_LOG),
               ("QEMU log", qemu_trace.TRACE_LOG), ("QMP", qmp_log.QMP_LOG),
-              ("result", RESULT_FILE), ("command", COMMAND_FILE))
+              ("QEMU stderr", QEMU_STDERR), ("agent", AGENT_LOG), ("result", RESULT_FILE),
+              ("command", COMMAND_FILE), ("diagnosis", DIAGNOSIS_FILE),
+              ("harness error", HARNESS_ERROR_FILE))
 
 
 def cell_links(r, report_dir):

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from . import guest_log, qemu_trace, snapshot, timeline
 from .diagnosis import diagnose
-from .machine import AgentError, Machine, StartError, qemu_command, shell_quote
+from .machine import QEMU_STDERR, AgentError, Machine, StartError, qemu_command, shell_quote
 from .scenario import INFORMATIONAL
 
 BOOT_TIMEOUT = 60.0
@@ -183,7 +183,7 @@ SANITIZER_REASON = "QEMU sanitizer report: "
 def qemu_sanitizer_report(workdir):
     """The first sanitizer line in the cell's qemu.stderr, or None."""
     try:
-        with open(os.path.join(workdir, "qemu.stderr"), errors="replace") as f:
+        with open(os.path.join(workdir, QEMU_STDERR), errors="replace") as f:
             for ln in f:
                 if SANITIZER.search(ln):
                     return ln.strip()

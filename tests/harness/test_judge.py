@@ -5,6 +5,7 @@ import tempfile
 import unittest
 
 from harness import guest_log
+from harness.machine import QEMU_STDERR
 from harness.runner import CellResult, judge
 from harness.scenario import Expectation
 
@@ -94,11 +95,11 @@ class Sanitizer(unittest.TestCase):
                      "../hw/pci/pci.c:10:5: runtime error: shift exponent 40 is too large",
                      "SUMMARY: UndefinedBehaviorSanitizer: undefined-behavior ../a.c:1:2"):
             with self.subTest(line), tempfile.TemporaryDirectory() as d:
-                with open(os.path.join(d, "qemu.stderr"), "w") as f:
+                with open(os.path.join(d, QEMU_STDERR), "w") as f:
                     f.write("qemu-system-x86_64: warning: x\n" + line + "\n")
                 self.assertEqual(qemu_sanitizer_report(d), line)
         with tempfile.TemporaryDirectory() as d:
-            with open(os.path.join(d, "qemu.stderr"), "w") as f:
+            with open(os.path.join(d, QEMU_STDERR), "w") as f:
                 f.write("qemu-system-x86_64: terminating on signal 15\n")
             self.assertIsNone(qemu_sanitizer_report(d))
 
