@@ -6,6 +6,7 @@
 # commit (as it is in the build); for linux, the guest kernel config is used.
 set -uo pipefail
 . "$(dirname "$0")/lib/lib.sh"
+. "$ITE_TOP/scripts/lib/kconfig.sh"
 
 component=${1:-}
 case $component in
@@ -28,12 +29,7 @@ if [ "$component" = qemu ]; then
 		die "configure failed; see $bld/configure.log"
 	build() { ninja -C "$bld" -j "$ITE_JOBS" qemu-system-x86_64; }
 else
-	if ! { make -C "$dir" O="$bld" ARCH=x86_64 tinyconfig &&
-		(cd "$dir" && ARCH=x86_64 scripts/kconfig/merge_config.sh -O "$bld" -m \
-			"$bld/.config" "$ITE_TOP/guest-image/kernel.config") &&
-		make -C "$dir" O="$bld" ARCH=x86_64 olddefconfig; } >"$bld/config.log" 2>&1; then
-		die "kernel configuration failed; see $bld/config.log"
-	fi
+	kconfig_lab "$dir" "$bld" "$bld/config.log" || die "kernel configuration failed"
 	build() { make -C "$dir" O="$bld" ARCH=x86_64 CC="ccache gcc" -j "$ITE_JOBS" bzImage; }
 fi
 

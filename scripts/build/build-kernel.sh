@@ -8,7 +8,7 @@
 # sid:       informational: the newest Linux Debian ships, sid's "linux"
 #            source package as scripts/build/fetch-sid.sh last fetched it,
 #            dpkg-source -x (Debian's patches), no kernel-patches/.
-# All use tinyconfig + guest-image/kernel.config and build in their own
+# All use tinyconfig + guest-image/kernel.config (scripts/lib/kconfig.sh) and build in their own
 # tree with the same relative layout, so ccache serves the second 6.12
 # build from the first and only the patched files really compile.
 #
@@ -18,6 +18,7 @@ set -euo pipefail
 . "$(dirname "$0")/../lib/lib.sh"
 . "$ITE_TOP/scripts/lib/tree.sh"
 . "$ITE_TOP/scripts/lib/sources.sh"
+. "$ITE_TOP/scripts/lib/kconfig.sh"
 
 flavour=${1:-}
 case $flavour in
@@ -89,11 +90,8 @@ kmake() {
 config_id=$(sha256sum "$fragment" | cut -d' ' -f1)
 if ! stamp_ok "$src/.ite-lab/config" "$config_id" || [ ! -f "$src/.config" ]; then
 	log "linux ($flavour): configuring (tinyconfig + guest-image/kernel.config)"
-	kmake tinyconfig >"$top/config.log" 2>&1 || die "make tinyconfig failed; see $top/config.log"
-	(cd "$src" && ARCH=x86_64 scripts/kconfig/merge_config.sh -m .config "$fragment") \
-		>>"$top/config.log" 2>&1 || die "merge_config.sh failed; see $top/config.log"
-	kmake olddefconfig >>"$top/config.log" 2>&1 || die "make olddefconfig failed; see $top/config.log"
-	"$ITE_TOP/scripts/build/validate-kconfig.sh" "$fragment" "$src/.config"
+	kconfig_lab "$src" "$src" "$top/config.log" CC="ccache gcc" HOSTCC="ccache gcc" \
+		LOCALVERSION="-$flavour" -j "$ITE_JOBS" || die "linux ($flavour): configuration failed"
 	echo "$config_id" >"$src/.ite-lab/config"
 fi
 
