@@ -403,15 +403,21 @@ def _run_cell(scenario, kernel, paths, results_dir, accel, mode, boot, template_
     return res
 
 
+# The known behaviours (kernels.KNOWN) in a cell's words.
+WHO = {"patched": "the patched kernel", "base": "the base"}
+
+
 def matched(verdicts):
     """The cell of a kernel with nothing expected of it, from its verdicts
     against each known behaviour ([(name, CellResult)], in kernels.KNOWN's
     order): the first behaviour it met, or "neither" and why not each."""
-    for name, r in verdicts:
-        if r.met:
-            how = ("fails like the base: %s" % r.evidence if r.expected == "fail"
-                   else "passes like the %s kernel" % name)
-            return dataclasses.replace(r, matches=name, match_detail=how)
+    met = [(name, r) for name, r in verdicts if r.met]
+    if met:
+        name, r = met[0]
+        like = " and ".join(WHO[n] for n, v in met if v.expected == r.expected)
+        how = ("fails like %s: %s" % (like, r.evidence) if r.expected == "fail"
+               else "passes like %s" % like)
+        return dataclasses.replace(r, matches=name, match_detail=how)
     r = verdicts[0][1]
     why = "; ".join("not like %s: %s" % (name, v.summary()) for name, v in verdicts)
     return dataclasses.replace(r, matches="neither", match_detail="matches no known "

@@ -186,6 +186,10 @@ class Expectations(unittest.TestCase):
                          ("base", True, "fails like the base: line 3: ITE"))
         r = runner.matched([("patched", self.cell(expected="pass", met=True)), ("base", base)])
         self.assertEqual((r.matches, r.summary()), ("patched", "passes like the patched kernel"))
+        both = runner.matched([("patched", self.cell(expected="pass", met=True)),
+                               ("base", self.cell(expected="pass", met=True))])
+        self.assertEqual((both.matches, both.summary()),
+                         ("patched", "passes like the patched kernel and the base"))
         nope = self.cell(expected="fail", outcome="fail", reasons=["other"])
         r = runner.matched([("patched", pat), ("base", nope)])
         self.assertEqual((r.matches, r.met), ("neither", False))
