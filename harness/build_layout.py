@@ -8,16 +8,16 @@ import os
 import subprocess
 import sys
 
-from . import scenario
+from . import kernels, scenario
 from .machine import Paths
 
 
 @functools.lru_cache(maxsize=None)
-def kernel_hz(build, kernel):
-    """CONFIG_HZ of a built guest kernel, 0 when it cannot be read. Read
-    once per kernel, not once per cell."""
+def kernel_hz(config):
+    """CONFIG_HZ of a guest kernel from its .config, 0 when it cannot be
+    read. Read once per kernel, not once per cell."""
     try:
-        with open(os.path.join(build, "linux", kernel, "src", ".config")) as f:
+        with open(config) as f:
             for ln in f:
                 if ln.startswith("CONFIG_HZ=") and ln[10:].strip().isdigit():
                     return int(ln[10:])
@@ -27,14 +27,17 @@ def kernel_hz(build, kernel):
 
 
 def paths_for(build, kernel, qemu=None, tsc_khz=0):
+    """The Paths of a cell booting `kernel` (a kernels.Kernel, or the name
+    of one of the lab's own)."""
+    k = kernels.builtin(build, kernel) if isinstance(kernel, str) else kernel
     return Paths(
         qemu=qemu or os.path.join(build, "qemu", "build", "qemu-system-x86_64"),
         firmware=os.path.join(build, "firmware"),
-        kernel=os.path.join(build, "linux", kernel, "src", "arch", "x86", "boot", "bzImage"),
-        initramfs=os.path.join(build, "initramfs-%s.cpio" % kernel),
+        kernel=k.bzimage,
+        initramfs=k.initramfs,
         qmp_python=os.path.join(build, "qemu", "src", "python"),
         tsc_khz=tsc_khz,
-        hz=kernel_hz(build, kernel) if tsc_khz else 0,
+        hz=kernel_hz(k.config) if tsc_khz and k.config else 0,
     )
 
 

@@ -14,10 +14,20 @@ import sys
 import threading
 import time
 
-from . import durations, report, report_html, scenario, snapshot
+from . import durations, kernels, report, report_html, rerun, scenario, snapshot
 from .build_layout import check_built, host_tsc_khz, paths_for, versions
 from .machine import qemu_command, shell_quote
 from .runner import cell_dir, run_cell
+
+
+class Cell(collections.namedtuple("Cell", "scenario mode kernel attempt")):
+    """One cell of the matrix: a scenario, in a vIOMMU mode, on a kernel
+    (a kernels.Kernel); with --repeat, which run of it (1..N; else 0)."""
+    __slots__ = ()
+
+    @property
+    def dir(self):
+        return cell_dir(self.scenario, self.mode, self.kernel, self.attempt)
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -30,9 +40,20 @@ def parse_args(argv):
     p.add_argument("--list", action="store_true", help="list the scenarios and exit")
     p.add_argument("-g", "--group", action="append", default=[],
                    help="run the scenarios of this group (repeatable)")
-    p.add_argument("--kernel", default="all", type=kernel_list,
-                   help="which guest kernel(s) to boot: all (the default), or a "
-                   "comma-separated list of %s" % ", ".join(scenario.KERNELS))
+    p.add_argument("--kernel", action="append", metavar="KERNEL[,KERNEL...]",
+                   help="which guest kernel(s) to boot (repeatable): all (the default: "
+                   "the lab's own), %s, or the PATH of another (NAME=PATH to name its "
+                   "column): a built kernel tree or O= build directory, or a bzImage"
+                   % ", ".join(scenario.KERNELS))
+    p.add_argument("--modules", metavar="DIR", default="",
+                   help="the modules (*.ko) to boot a bzImage given by --kernel=PATH with")
+    p.add_argument("--expect", choices=tuple(kernels.EXPECT_AS), default="",
+                   help="hold kernels given by path to the patched kernel's expectations "
+                   "(pass) or the base's (base); without it their cells say which they "
+                   "match, and do not decide the run")
+    p.add_argument("--repeat", type=positive, default=1, metavar="N",
+                   help="run each cell N times, and report how often each met its "
+                   "expectation")
     p.add_argument("--mode", default="all", choices=scenario.MODES + ("all",),
                    help="vIOMMU mode(s) to run each scenario in (default: all "
                    "the scenario lists)")
@@ -68,24 +89,19 @@ def override(text):
         raise argparse.ArgumentTypeError(str(e))
 
 
-def kernel_list(text):
-    """--kernel: "all", or kernels separated by commas (patched,unpatched)."""
-    if text == "all":
-        return text
-    names = text.split(",")
-    bad = [n for n in names if n not in scenario.KERNELS]
-    if bad or not names:
-        raise argparse.ArgumentTypeError(
-            "%r: expected all, or a comma-separated list of %s"
-            % (text, ", ".join(scenario.KERNELS)))
-    return tuple(dict.fromkeys(names))
+def positive(text):
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError("%r: expected a positive number" % text)
+    return int(text)
 
 
 def select(all_scenarios, names, groups):
     by_name = {s.name: s for s in all_scenarios}
     unknown = [n for n in names if n not in by_name]
     if unknown:
-        raise SystemExit("run-tests.sh: no such scenario: %s (see --list)" % ", ".join(unknown))
+        print("run-tests.sh: no such scenario: %s (see --list)" % ", ".join(unknown),
+              file=sys.stderr)
+        raise SystemExit(2)
     if names:
         return [by_name[n] for n in names]
     if groups:
@@ -94,8 +110,9 @@ def select(all_scenarios, names, groups):
 
 
 def _run_one(job):
-    s, m, k, paths, results_dir, accel, boot, template_trace = job
-    return run_cell(s, k, paths, results_dir, accel, m, boot, template_trace)
+    c, paths, results_dir, accel, boot, template_trace = job
+    return run_cell(c.scenario, c.kernel, paths, results_dir, accel, c.mode, boot,
+                    template_trace, c.attempt)
 
 
 def run_cells(cells, build, results_dir, a, tsc_khz):
@@ -104,16 +121,16 @@ def run_cells(cells, build, results_dir, a, tsc_khz):
     (number, result) in the order of `cells` as results come in. A saved
     guest (--boot=snapshot) is deleted once the last cell that starts from
     it is done."""
-    paths = [paths_for(build, k, a.qemu, tsc_khz) for _, _, k in cells]
-    keys = [snapshot.config_key(p, s, a.accel, m) if a.boot == "snapshot" else None
-            for p, (s, m, k) in zip(paths, cells)]
+    paths = [paths_for(build, c.kernel, a.qemu, tsc_khz) for c in cells]
+    keys = [snapshot.config_key(p, c.scenario, a.accel, c.mode) if a.boot == "snapshot"
+            else None for p, c in zip(paths, cells)]
     # A template boots with the trace events of every cell that starts
     # from it: what a cell's trace-order needs may happen during the boot.
     traces = collections.defaultdict(set)
-    for key, (s, _, _) in zip(keys, cells):
-        traces[key].update(s.trace)
-    jobs = [(s, m, k, p, results_dir, a.accel, a.boot, sorted(traces[key]))
-            for p, key, (s, m, k) in zip(paths, keys, cells)]
+    for key, c in zip(keys, cells):
+        traces[key].update(c.scenario.trace)
+    jobs = [(c, p, results_dir, a.accel, a.boot, sorted(traces[key]))
+            for p, key, c in zip(paths, keys, cells)]
     users = collections.Counter(keys)
     lock = threading.Lock()
 
@@ -131,9 +148,8 @@ def run_cells(cells, build, results_dir, a, tsc_khz):
             futures[i].add_done_callback(functools.partial(release, keys[i]))
         done = 0
         for n, f in enumerate(futures, 1):
-            s, m, k = cells[n - 1]
-            print("# waiting for %s [%s, %s] (%d/%d, %d done)"
-                  % (s.name, m, k, n, len(cells), done), file=sys.stderr, flush=True)
+            print("# waiting for %s (%d/%d, %d done)" % (cells[n - 1].dir, n, len(cells), done),
+                  file=sys.stderr, flush=True)
             r = f.result()
             done += 1
             yield n, r
@@ -144,11 +160,13 @@ def schedule(cells, last):
     short ones fill in around them instead of one long cell finishing
     alone. How long a cell takes is what it took last time (`last`, by
     cell directory, from durations.load); cells never measured start
-    before all others, ranked by cost_hint, as they may be long."""
+    before all others, ranked by cost_hint, as they may be long. The runs
+    of a repeated cell take what its single run took."""
     def rank(i):
-        s, m, k = cells[i]
-        took = last.get(cell_dir(s, m, k))
-        return (took is not None, -(took or 0), tuple(-x for x in cost_hint(s)))
+        c = cells[i]
+        took = last.get(cell_dir(c.scenario, c.mode, c.kernel))
+        took = last.get(c.dir, took)
+        return (took is not None, -(took or 0), tuple(-x for x in cost_hint(c.scenario)))
     return sorted(range(len(cells)), key=rank)
 
 
@@ -208,17 +226,23 @@ def main(argv=None):
             print("run-tests.sh: with --set: %s" % e, file=sys.stderr)
             return 2
     build = os.path.abspath(a.build)
-    kernels = scenario.KERNELS if a.kernel == "all" else a.kernel
-    if a.kernel == "all":
+    try:
+        chosen_kernels = kernels.resolve(a.kernel or ["all"], build, a.modules, a.expect)
+    except kernels.KernelError as e:
+        print("run-tests.sh: %s" % e, file=sys.stderr)
+        return 2
+    if any(item == "all" for spec in a.kernel or ["all"] for item in spec.split(",")):
         # An informational column runs when its kernel is built.
-        for k in scenario.INFORMATIONAL:
-            if not os.path.exists(paths_for(build, k).kernel):
+        for k in chosen_kernels:
+            if k.builtin and k.informational and not os.path.exists(k.bzimage):
                 print("# the %s kernel is not built (ninja -C build kernel-%s): "
-                      "its informational column is left out" % (k, k), file=sys.stderr)
-        kernels = tuple(k for k in kernels if k not in scenario.INFORMATIONAL
-                        or os.path.exists(paths_for(build, k).kernel))
-    cells = [(s, m, k) for s in chosen for m in s.modes
-             if a.mode in ("all", m) for k in kernels]
+                      "its informational column is left out" % (k.label, k.label),
+                      file=sys.stderr)
+        chosen_kernels = [k for k in chosen_kernels if not (
+            k.builtin and k.informational and not os.path.exists(k.bzimage))]
+    attempts = range(1, a.repeat + 1) if a.repeat > 1 else (0,)
+    cells = [Cell(s, m, k, n) for s in chosen for m in s.modes
+             if a.mode in ("all", m) for k in chosen_kernels for n in attempts]
     if not cells:
         print("1..0 # SKIP no scenario selected")
         return 77
@@ -230,13 +254,18 @@ def main(argv=None):
     # Measured once per run, for every cell's command line
     tsc_khz = host_tsc_khz(build, a.accel)
     if a.dry_run:
-        for s, m, k in cells:
-            print("# %s [%s, %s]" % (s.name, m, k))
-            print(shell_quote(qemu_command(paths_for(build, k, a.qemu, tsc_khz), s,
-                                           "RESULTS/" + cell_dir(s, m, k), a.accel, m)))
+        for c in cells:
+            print("# %s [%s, %s]" % (c.scenario.name, c.mode, c.kernel.label))
+            print(shell_quote(qemu_command(paths_for(build, c.kernel, a.qemu, tsc_khz),
+                                           c.scenario, "RESULTS/" + c.dir, a.accel, c.mode)))
         return 0
 
-    for k in kernels:
+    for k in chosen_kernels:
+        try:
+            kernels.prepare(k, build)
+        except kernels.KernelError as e:
+            print("run-tests.sh: %s" % e, file=sys.stderr)
+            return 2
         check_built(paths_for(build, k, a.qemu))
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     results_dir = os.path.abspath(a.results or os.path.join(build, "results", stamp))
@@ -253,12 +282,17 @@ def main(argv=None):
     results = []
     for n, r in run_cells(cells, build, results_dir, a, tsc_khz):
         results.append(r)
+        rerun.write(r.workdir, cells[n - 1], a, build)
         lines = [report.tap_line(n, r)] + report.tap_detail(r)
         tap += lines
         print("\n".join(lines), flush=True)
     print("# %d cells in %.0fs with %d jobs" % (len(cells), time.monotonic() - t0, a.jobs),
           file=sys.stderr)
     durations.record(build, results)
+    if a.repeat > 1:
+        lines = report.repeat_lines(results)
+        print("\n".join(lines))
+        tap += lines
     findings = report.findings_line(results)
     if findings:
         print(findings)

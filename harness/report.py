@@ -9,7 +9,7 @@ from . import guest_log, qemu_trace, qmp_log, timeline
 from .diagnosis import DIAGNOSIS_FILE
 from .machine import AGENT_LOG, QEMU_STDERR
 from .runner import COMMAND_FILE, HARNESS_ERROR_FILE, RESULT_FILE, CellResult
-from .scenario import INFORMATIONAL, KERNELS
+from .scenario import KERNELS
 
 
 def tap_line(n, r):
@@ -17,10 +17,27 @@ def tap_line(n, r):
     line = "%s %d - %s: %s" % (status, n, r.label, r.summary())
     if r.outcome == "timeout" and not r.met:
         line += "; duration=%ds" % int(r.duration)
-    if r.informational:
+    if r.outcome == "skip":
+        line = "ok %d - %s # SKIP %s" % (n, r.label, "; ".join(r.reasons))
+    elif r.informational:
         # TAP's TODO: reported, not counted as a failure.
         line += " # TODO informational column"
     return line
+
+
+def repeat_lines(results):
+    """With --repeat: how often each cell met its expectation, as TAP
+    comments, the flaky ones marked."""
+    runs = {}
+    for r in results:
+        runs.setdefault((r.scenario, r.mode, r.kernel), []).append(r)
+    out = []
+    for (s, m, k), rs in runs.items():
+        met = sum(1 for r in rs if r.met)
+        out.append("# repeat: %s [%s, %s]: met its expectation in %d of %d runs%s"
+                   % (s, m, k, met, len(rs), "" if met in (0, len(rs)) else " (flaky: %d%% "
+                      "failed)" % round(100 * (len(rs) - met) / len(rs))))
+    return out
 
 
 def tap_detail(r):
@@ -50,7 +67,8 @@ def _serial(r):
 
 
 def gating(results):
-    return [r for r in results if not r.informational]
+    """The cells that decide the run: not informational, and run."""
+    return [r for r in results if not r.informational and r.outcome != "skip"]
 
 
 def closing_line(results):
@@ -62,7 +80,7 @@ def closing_line(results):
 
 
 def findings_line(results):
-    info = [r for r in results if r.informational]
+    info = [r for r in results if r.informational and r.outcome != "skip"]
     if not info:
         return None
     found = sum(1 for r in info if not r.met)
@@ -96,11 +114,16 @@ def matrix(results):
     rows in run order, and the results by (scenario, mode, kernel)."""
     kernels = sorted({r.kernel for r in results},
                      key=lambda k: KERNELS.index(k) if k in KERNELS else len(KERNELS))
-    rows = []
+    rows, cells = [], {}
     for r in results:
         if (r.scenario, r.mode) not in rows:
             rows.append((r.scenario, r.mode))
-    return kernels, rows, {(r.scenario, r.mode, r.kernel): r for r in results}
+        # The runs of a repeated cell: the first that did not meet its
+        # expectation stands for them.
+        key = (r.scenario, r.mode, r.kernel)
+        if key not in cells or (cells[key].met and not r.met):
+            cells[key] = r
+    return kernels, rows, cells
 
 
 # What a cell did, worst first: a class (a colour in HTML), a word that
@@ -111,12 +134,15 @@ VERDICTS = (
     ("bug", "BUG", "the bug showed where the scenario predicts it (an expected failure)"),
     ("recovered", "RECOVERED", "device-TLB flushes timed out and the guest went on"),
     ("pass", "PASS", "nothing timed out"),
+    ("skip", "SKIP", "not run: the kernel lacks what the scenario needs"),
 )
 WORD = {c: w for c, w, _ in VERDICTS}
 WORST = [c for c, _, _ in VERDICTS]
 
 
 def verdict(r):
+    if r.outcome == "skip":
+        return "skip"
     if not r.met:
         return "finding" if r.informational else "fail"
     if r.expected == "fail":
@@ -293,8 +319,9 @@ def mode_label(mode, text):
     return mode and mode + ":" * bool(text)
 
 
-def kernel_heading(k):
-    return k + (" (informational)" if k in INFORMATIONAL else "")
+def kernel_heading(k, results):
+    return k + (" (informational)" if any(r.informational for r in results
+                                          if r.kernel == k) else "")
 
 
 def write_markdown(path, results, versions):
@@ -304,7 +331,7 @@ def write_markdown(path, results, versions):
         out += ["", findings_line(results).lstrip("# ")]
     sk, srows = summary(results)
     out += ["", "## At a glance", "", legend(), "",
-            "| scenario | " + " | ".join(kernel_heading(k) for k in sk) + " |",
+            "| scenario | " + " | ".join(kernel_heading(k, results) for k in sk) + " |",
             "|---|" + "---|" * len(sk)]
     for s, _, per in srows:
         tds = []
@@ -317,7 +344,7 @@ def write_markdown(path, results, versions):
     out += ["", "## Versions", ""]
     out += ["- %s: %s" % kv for kv in versions]
     out += ["", "## Matrix", "",
-            "| scenario | mode | " + " | ".join(kernel_heading(k) for k in kernels) + " |",
+            "| scenario | mode | " + " | ".join(kernel_heading(k, results) for k in kernels) + " |",
             "|---|---|" + "---|" * len(kernels)]
     for s, m in rows:
         row = []

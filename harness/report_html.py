@@ -15,6 +15,7 @@ table { border-collapse: collapse; margin-bottom: 1.5em; }
 td, th { border: 1px solid #ccc; padding: 3px 8px; text-align: left; vertical-align: top; }
 .pass { background: #eaf6ea; } .recovered { background: #a9dca9; }
 .bug { background: #d7c4f0; } .fail { background: #f08c80; } .finding { background: #fde2b0; }
+.skip { background: #eeeeee; }
 td b { font-size: 90%; } td small { color: #444; }
 table.glance td { font-size: 95%; } p.legend { font-size: 90%; color: #333; }
 pre { background: #f6f6f6; padding: 6px; overflow-x: auto; font-size: 11px; }
@@ -34,7 +35,7 @@ def write_html(path, results, versions):
         out.append("<p>%s</p>" % e(report.findings_line(results).lstrip("# ")))
     out += glance(results)
     out.append("<h2>Matrix</h2><table><tr><th>scenario</th><th>mode</th>%s</tr>" % "".join(
-        "<th>%s</th>" % e(report.kernel_heading(k)) for k in kernels))
+        "<th>%s</th>" % e(report.kernel_heading(k, results)) for k in kernels))
     for s, m in rows:
         tds = []
         for k in kernels:
@@ -79,7 +80,7 @@ def glance(results):
     kernels, srows = report.summary(results)
     out = ["<h2>At a glance</h2><p class='legend'>%s</p>" % e(report.legend()),
            "<table class='glance'><tr><th>scenario</th>%s</tr>" % "".join(
-               "<th>%s</th>" % e(report.kernel_heading(k)) for k in kernels)]
+               "<th>%s</th>" % e(report.kernel_heading(k, results)) for k in kernels)]
     for s, _, per in srows:
         tds = []
         for k in kernels:

@@ -19,10 +19,9 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
-from . import guest_log, qemu_trace, snapshot, timeline
+from . import guest_log, kernels, qemu_trace, snapshot, timeline
 from .diagnosis import diagnose
 from .machine import QEMU_STDERR, AgentError, Machine, StartError, qemu_command, shell_quote
-from .scenario import INFORMATIONAL
 
 BOOT_TIMEOUT = 60.0
 
@@ -34,7 +33,7 @@ class CellResult:
     expected: str               # pass | fail
     mode: str = "legacy"        # the vIOMMU mode
     informational: bool = False  # a findings column: never fails the run
-    outcome: str = "pass"       # pass | fail | timeout | error
+    outcome: str = "pass"       # pass | fail | timeout | error | skip (did not run)
     met: bool = False           # outcome matches the expectation
     reasons: list = field(default_factory=list)
     evidence: str = ""          # the signature line, for expected failures
@@ -43,12 +42,23 @@ class CellResult:
     timings: dict = field(default_factory=dict)
     workdir: str = ""
     command: str = ""
+    # A kernel given by path with nothing expected of it: the known
+    # behaviour the cell matched (patched, base or neither), and how.
+    matches: str = ""
+    match_detail: str = ""
+    identity: dict = field(default_factory=dict)    # kernels.identity()
+    attempt: int = 0            # which run of the cell, with --repeat
 
     @property
     def label(self):
-        return "%s [%s, %s]" % (self.scenario, self.mode, self.kernel)
+        run = " #%d" % self.attempt if self.attempt else ""
+        return "%s [%s, %s]%s" % (self.scenario, self.mode, self.kernel, run)
 
     def summary(self):
+        if self.outcome == "skip":
+            return "skipped: %s" % "; ".join(self.reasons)
+        if self.matches:
+            return self.match_detail
         if self.met and self.expected == "fail":
             return "expected failure seen: %s" % self.evidence
         if self.met:
@@ -197,25 +207,38 @@ COMMAND_FILE = "command.sh"     # the cell's QEMU command, to run it again by ha
 HARNESS_ERROR_FILE = "harness-error.txt"    # the traceback of a bug of the harness's
 
 
-def cell_dir(scenario, mode, kernel):
-    return "%s.%s.%s" % (scenario.name, mode, kernel)
+def cell_dir(scenario, mode, kernel, attempt=0):
+    """A cell's directory name; `kernel` a kernels.Kernel or its label."""
+    run = ".r%d" % attempt if attempt else ""
+    return "%s.%s.%s%s" % (scenario.name, mode, getattr(kernel, "label", kernel), run)
+
+
+def _new_result(scenario, kernel, mode, attempt, results_dir):
+    exp = kernel.expectation(scenario)
+    res = CellResult(scenario.name, kernel.label, exp.outcome, mode, kernel.informational,
+                     shows=exp.shows, identity=kernels.identity(kernel), attempt=attempt)
+    res.workdir = os.path.join(results_dir, cell_dir(scenario, mode, kernel, attempt))
+    return res
+
+
+def _write_result(res):
+    with open(os.path.join(res.workdir, RESULT_FILE), "w") as f:
+        json.dump(res.__dict__, f, indent=1)
 
 
 def run_cell(scenario, kernel, paths, results_dir, accel="tcg", mode="legacy",
-             boot="snapshot", template_trace=()):
-    """Run one cell; its CellResult, also written to its RESULT_FILE.
-    Never raises: a bug of the harness's ends this cell as an error, its
-    traceback on stderr and in the cell's HARNESS_ERROR_FILE, and the
-    other cells of the run go on."""
+             boot="snapshot", template_trace=(), attempt=0):
+    """Run one cell (`kernel` a kernels.Kernel); its CellResult, also
+    written to its RESULT_FILE. Never raises: a bug of the harness's ends
+    this cell as an error, its traceback on stderr and in the cell's
+    HARNESS_ERROR_FILE, and the other cells of the run go on."""
     try:
         return _run_cell(scenario, kernel, paths, results_dir, accel, mode, boot,
-                         template_trace)
+                         template_trace, attempt)
     except Exception as e:
         tb = traceback.format_exc()
-        exp = scenario.expectation(kernel)
-        res = CellResult(scenario.name, kernel, exp.outcome, mode,
-                         kernel in INFORMATIONAL, shows=exp.shows, outcome="error")
-        res.workdir = os.path.join(results_dir, cell_dir(scenario, mode, kernel))
+        res = _new_result(scenario, kernel, mode, attempt, results_dir)
+        res.outcome = "error"
         res.reasons.append("harness: internal error: %s: %s (traceback in %s)"
                            % (type(e).__name__, e, HARNESS_ERROR_FILE))
         print("# %s: harness error\n%s" % (res.label, tb), file=sys.stderr, flush=True)
@@ -223,8 +246,7 @@ def run_cell(scenario, kernel, paths, results_dir, accel="tcg", mode="legacy",
             os.makedirs(res.workdir, exist_ok=True)
             with open(os.path.join(res.workdir, HARNESS_ERROR_FILE), "w") as f:
                 f.write(tb)
-            with open(os.path.join(res.workdir, RESULT_FILE), "w") as f:
-                json.dump(res.__dict__, f, indent=1)
+            _write_result(res)
         except OSError:
             pass
         return res
@@ -242,14 +264,18 @@ def _restore_from(scenario, paths, results_dir, accel, mode, template_trace):
     return (snapshot.template_dir(results_dir, key), state) if state else None
 
 
-def _run_cell(scenario, kernel, paths, results_dir, accel, mode, boot, template_trace):
-    exp = scenario.expectation(kernel)
-    res = CellResult(scenario.name, kernel, exp.outcome, mode,
-                     kernel in INFORMATIONAL, shows=exp.shows)
-    workdir = os.path.join(results_dir, cell_dir(scenario, mode, kernel))
+def _run_cell(scenario, kernel, paths, results_dir, accel, mode, boot, template_trace,
+              attempt):
+    exp = kernel.expectation(scenario)
+    res = _new_result(scenario, kernel, mode, attempt, results_dir)
+    workdir = res.workdir
     shutil.rmtree(workdir, ignore_errors=True)
     os.makedirs(workdir)
-    res.workdir = workdir
+    skip = kernel.skip_reason(scenario)
+    if skip:
+        res.outcome, res.met, res.reasons = "skip", True, [skip]
+        _write_result(res)
+        return res
     # The command that boots the cell's guest: to run it again by hand,
     # whether the cell booted or started from a saved state.
     res.command = shell_quote(qemu_command(paths, scenario, workdir, accel, mode))
@@ -359,11 +385,40 @@ def _run_cell(scenario, kernel, paths, results_dir, accel, mode, boot, template_
         reason = qemu_trace.check_order(trace, scenario.trace_order)
         if reason:
             failed = ("fail", reason)
-    # A guest that never started is missing every required line: its
-    # cell's reason is why it did not start, not that.
-    require = scenario.require + exp.require if started else []
-    judge(res, failed, guest_log.check(m.serial_text(), require,
-                                       scenario.forbid, exp.signature, exp.repeat), exp)
-    with open(os.path.join(workdir, RESULT_FILE), "w") as f:
-        json.dump(res.__dict__, f, indent=1)
+    text = m.serial_text()
+
+    def verdict(e):
+        """The cell judged against the expectation `e`."""
+        r = dataclasses.replace(res, reasons=list(res.reasons), expected=e.outcome,
+                                shows=e.shows)
+        # A guest that never started is missing every required line: its
+        # cell's reason is why it did not start, not that.
+        require = scenario.require + e.require if started else []
+        judge(r, failed, guest_log.check(text, require, scenario.forbid,
+                                         e.signature, e.repeat), e)
+        return r
+    compare = kernel.compare(scenario)
+    res = matched([(name, verdict(e)) for name, e in compare]) if compare else verdict(exp)
+    _write_result(res)
     return res
+
+
+# The known behaviours (kernels.KNOWN) in a cell's words.
+WHO = {"patched": "the patched kernel", "base": "the base"}
+
+
+def matched(verdicts):
+    """The cell of a kernel with nothing expected of it, from its verdicts
+    against each known behaviour ([(name, CellResult)], in kernels.KNOWN's
+    order): the first behaviour it met, or "neither" and why not each."""
+    met = [(name, r) for name, r in verdicts if r.met]
+    if met:
+        name, r = met[0]
+        like = " and ".join(WHO[n] for n, v in met if v.expected == r.expected)
+        how = ("fails like %s: %s" % (like, r.evidence) if r.expected == "fail"
+               else "passes like %s" % like)
+        return dataclasses.replace(r, matches=name, match_detail=how)
+    r = verdicts[0][1]
+    why = "; ".join("not like %s: %s" % (name, v.summary()) for name, v in verdicts)
+    return dataclasses.replace(r, matches="neither", match_detail="matches no known "
+                               "behaviour (%s)" % why)

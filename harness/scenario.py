@@ -32,6 +32,10 @@ SCENARIO_KEYS = ("description", "groups", "timeout", "smp", "memory", "iommu",
 # replaces it (`topology =`, empty, leaves the machine without one).
 DEFAULT_TOPOLOGY = "-device pcie-root-port,id=rp1,bus=pcie.0,addr=0x2,chassis=1,slot=1"
 KERNEL_KEYS = ("expect", "signature", "repeat", "require", "shows")
+# The agent command that loads the guest driver (guest-image/driver), which
+# only a kernel the lab built the driver against has: a scenario with this
+# step cannot run on a bare bzImage.
+LOAD_DRIVER = "load-driver"
 
 
 class ScenarioError(Exception):
@@ -82,6 +86,11 @@ class Scenario:
     trace: list = field(default_factory=list)        # QEMU trace event patterns
     trace_order: list = field(default_factory=list)  # regexes, in order
     expect: dict = field(default_factory=dict)
+
+    @property
+    def needs_driver(self):
+        return any(st.kind == "guest" and st.words[0] == LOAD_DRIVER
+                   for st in self.steps + self.cycle + self.after)
 
     def expectation(self, kernel):
         """What the kernel is expected to do. An informational kernel

@@ -1,35 +1,74 @@
 #!/usr/bin/env bash
-# build-guest-initramfs.sh FLAVOUR BASE OUTPUT: the initramfs one guest
-# kernel boots with: the common BASE (busybox, init, agent) followed by a
-# second cpio archive with the modules built against that kernel
-# (/lib/modules/*.ko). The kernel unpacks concatenated archives in order.
+# The initramfs one guest kernel boots with: the common BASE (busybox,
+# init, agent) followed by a second cpio archive with the modules for that
+# kernel (/lib/modules/*.ko). The kernel unpacks concatenated archives in
+# order.
+#
+#   build-guest-initramfs.sh FLAVOUR BASE OUTPUT
+#       a kernel the lab builds (patched, unpatched, sid): the guest driver
+#       is built against build/linux/FLAVOUR/src
+#   build-guest-initramfs.sh --kdir KDIR WORK BASE OUTPUT
+#       a kernel someone else built (run-tests.sh --kernel=PATH): the guest
+#       driver is built against the tree or O= directory KDIR, in WORK
+#   build-guest-initramfs.sh --modules DIR WORK BASE OUTPUT
+#       a bare bzImage: the modules are DIR/*.ko, as given
 set -euo pipefail
 . "$(dirname "$0")/../lib/lib.sh"
 
-flavour=${1:?usage: build-guest-initramfs.sh FLAVOUR BASE OUTPUT}
-base=${2:?usage: build-guest-initramfs.sh FLAVOUR BASE OUTPUT}
-out=${3:?usage: build-guest-initramfs.sh FLAVOUR BASE OUTPUT}
-src=$ITE_BUILD/linux/$flavour/src
-drv=$ITE_BUILD/linux/$flavour/driver
-[ -f "$src/Module.symvers" ] || die "kernel '$flavour' is not built (ninja -C build kernel-$flavour)"
+usage="usage: build-guest-initramfs.sh FLAVOUR BASE OUTPUT | --kdir KDIR WORK BASE OUTPUT | --modules DIR WORK BASE OUTPUT"
+case ${1:-} in
+--kdir | --modules)
+	how=$1 from=${2:?$usage} drv=${3:?$usage} base=${4:?$usage} out=${5:?$usage}
+	;;
+*)
+	how=--flavour flavour=${1:?$usage} base=${2:?$usage} out=${3:?$usage}
+	from=$ITE_BUILD/linux/$flavour/src drv=$ITE_BUILD/linux/$flavour/driver
+	[ -f "$from/Module.symvers" ] || die "kernel '$flavour' is not built (ninja -C build kernel-$flavour)"
+	;;
+esac
 
-# Kbuild writes its output next to the sources: build from a copy, updated
-# only where the sources changed so that make stays incremental.
-mkdir -p "$drv"
-for f in "$ITE_TOP"/guest-image/driver/*; do
-	cmp -s "$f" "$drv/$(basename "$f")" || cp "$f" "$drv/"
-done
-export CCACHE_BASEDIR=$ITE_BUILD/linux CCACHE_NOHASHDIR=1
-make -s -C "$src" ARCH=x86_64 CC="ccache gcc" LOCALVERSION="-$flavour" \
-	M="$drv" modules >"$drv/build.log" 2>&1 || {
-	cat "$drv/build.log" >&2
-	die "the guest driver does not build against the $flavour kernel"
+# build_driver KDIR [MAKE ARGS]: guest-image/driver built against KDIR in
+# $drv. Kbuild writes its output next to the sources: build from a copy,
+# updated only where the sources changed so that make stays incremental.
+build_driver() {
+	local kdir=$1
+	shift
+	mkdir -p "$drv"
+	for f in "$ITE_TOP"/guest-image/driver/*; do
+		cmp -s "$f" "$drv/$(basename "$f")" || cp "$f" "$drv/"
+	done
+	make -s -C "$kdir" ARCH=x86_64 "$@" M="$drv" modules >"$drv/build.log" 2>&1 || {
+		cat "$drv/build.log" >&2
+		die "the guest driver does not build against the kernel in $kdir"
+	}
 }
+
+case $how in
+--flavour)
+	export CCACHE_BASEDIR=$ITE_BUILD/linux CCACHE_NOHASHDIR=1
+	build_driver "$from" CC="ccache gcc" LOCALVERSION="-$flavour"
+	kos=("$drv"/*.ko)
+	;;
+--kdir)
+	# The compiler the kernel was built with: modules must match it.
+	if grep -qx 'CONFIG_CC_IS_CLANG=y' "$from/.config"; then
+		build_driver "$from" LLVM=1
+	else
+		build_driver "$from"
+	fi
+	kos=("$drv"/*.ko)
+	;;
+--modules)
+	mkdir -p "$drv"
+	kos=("$from"/*.ko)
+	[ -e "${kos[0]}" ] || die "no modules (*.ko) in $from"
+	;;
+esac
 
 {
 	echo "dir /lib 0755"
 	echo "dir /lib/modules 0755"
-	for ko in "$drv"/*.ko; do
+	for ko in "${kos[@]}"; do
 		echo "file /lib/modules/$(basename "$ko") $ko 0644"
 	done
 } >"$drv/modules.list"

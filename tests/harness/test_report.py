@@ -34,6 +34,37 @@ class Counts(unittest.TestCase):
         self.assertTrue(line.endswith("# TODO informational column"))
         self.assertNotIn("TODO", report.tap_line(1, cell("patched", True)))
 
+    def test_skip(self):
+        r = CellResult("s", "bz", "pass", "legacy", False, outcome="skip", met=True,
+                       reasons=["needs the guest driver"])
+        self.assertEqual(report.tap_line(2, r),
+                         "ok 2 - s [legacy, bz] # SKIP needs the guest driver")
+        self.assertEqual(report.gating([r, cell("patched", True)])[0].kernel, "patched")
+        self.assertIsNone(report.findings_line([r]))
+        self.assertEqual(report.mark(r), "SKIP")
+
+
+class Repeat(unittest.TestCase):
+    def runs(self, *mets):
+        out = []
+        for n, met in enumerate(mets, 1):
+            r = cell("patched", met)
+            r.attempt = n
+            out.append(r)
+        return out
+
+    def test_flake_rate(self):
+        self.assertEqual(report.repeat_lines(self.runs(True, False, True, True)),
+                         ["# repeat: s [legacy, patched]: met its expectation in 3 of 4 "
+                          "runs (flaky: 25% failed)"])
+        self.assertEqual(report.repeat_lines(self.runs(False, False)),
+                         ["# repeat: s [legacy, patched]: met its expectation in 0 of 2 runs"])
+
+    def test_matrix_shows_a_failing_run(self):
+        _, _, cells = report.matrix(self.runs(True, False, True))
+        self.assertEqual(cells[("s", "legacy", "patched")].attempt, 2)
+        self.assertEqual(self.runs(True, True)[1].label, "s [legacy, patched] #2")
+
 
 class Detail(unittest.TestCase):
     def test_failure_shows_the_diagnosis(self):

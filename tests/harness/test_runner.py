@@ -13,7 +13,7 @@ import textwrap
 import unittest
 from unittest import mock
 
-from harness import diagnosis, main, runner, scenario
+from harness import diagnosis, kernels, main, runner, scenario
 from harness.machine import Paths
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -58,7 +58,9 @@ class StartFailure(unittest.TestCase):
         return scenario.load(p)
 
     def run_cell(self, qemu, s=None, kernel="patched"):
-        r = runner.run_cell(s or self.scenario(), kernel, paths(qemu), self.results)
+        r = runner.run_cell(s or self.scenario(), kernels.builtin(os.path.join(TOP, "build"),
+                                                                  kernel),
+                            paths(qemu), self.results)
         with open(os.path.join(r.workdir, runner.RESULT_FILE)) as f:
             self.assertEqual(json.load(f)["outcome"], r.outcome)
         return r
@@ -126,7 +128,8 @@ class Pool(unittest.TestCase):
         self.addCleanup(shutil.rmtree, d, ignore_errors=True)
         s = scenario.load(os.path.join(TOP, "scenarios", "device-del-idle.scenario"))
         s2 = scenario.load(os.path.join(TOP, "scenarios", "hung-device-dma.scenario"))
-        cells = [(s, "legacy", "patched"), (s2, "legacy", "patched")]
+        patched = kernels.builtin(os.path.join(d, "build"), "patched")
+        cells = [main.Cell(s, "legacy", patched, 0), main.Cell(s2, "legacy", patched, 0)]
         a = argparse.Namespace(jobs=2, qemu="/nonexistent", accel="tcg", boot="snapshot")
         # The workers are forked while the QMP library cannot be imported.
         with mock.patch.dict(sys.modules, NO_QMP), \

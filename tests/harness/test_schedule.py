@@ -15,10 +15,10 @@ def scen(name, cycles=0, timeout=120):
 
 class Schedule(unittest.TestCase):
     def test_longest_first_unknown_before(self):
-        cells = [(scen("short"), "legacy", "patched"),
-                 (scen("long"), "legacy", "patched"),
-                 (scen("new"), "legacy", "patched"),
-                 (scen("new-cycles", cycles=5), "legacy", "patched")]
+        cells = [main.Cell(scen("short"), "legacy", "patched", 0),
+                 main.Cell(scen("long"), "legacy", "patched", 0),
+                 main.Cell(scen("new"), "legacy", "patched", 0),
+                 main.Cell(scen("new-cycles", cycles=5), "legacy", "patched", 0)]
         last = {"short.legacy.patched": 5.0, "long.legacy.patched": 90.0}
         self.assertEqual([cells[i][0].name for i in main.schedule(cells, last)],
                          ["new-cycles", "new", "long", "short"])
