@@ -121,7 +121,11 @@ obj=${obj:-$ITE_BUILD/bisect/$name/obj}
 mkdir -p "$obj" || bad "cannot create --obj $obj"
 obj=$(cd "$obj" && pwd)
 case $obj/ in "$tree"/*) bad "--obj $obj is inside the tree; put it elsewhere" ;; esac
-rundir=${rundir:-$ITE_BUILD/bisect/$name/$(date -u +%Y%m%d-%H%M%S)}
+if [ -z "$rundir" ]; then
+	base=$ITE_BUILD/bisect/$name/$(date -u +%Y%m%d-%H%M%S)
+	rundir=$base i=1
+	while [ -e "$rundir" ]; do rundir=$base.$i && i=$((i + 1)); done
+fi
 mkdir -p "$rundir" || bad "cannot create --results $rundir"
 rundir=$(cd "$rundir" && pwd)
 [ -z "$(ls -A "$rundir")" ] || bad "--results $rundir is not empty"
@@ -146,8 +150,21 @@ finish() {
 	fi
 	exit "$status"
 }
+# On Ctrl-C or a kill, stop the running step (its build, run-tests.sh and
+# QEMU: the process group of git bisect run, below) before the reset.
+child=''
+# shellcheck disable=SC2317 # run by the traps
+stop() { # stop SIGNAL STATUS
+	say "interrupted (SIG$1)"
+	if [ -n "$child" ]; then
+		kill -"$1" -- -"$child" 2>/dev/null
+		wait "$child" 2>/dev/null
+	fi
+	exit "$2"
+}
 trap finish EXIT
-trap 'say "interrupted"; exit 130' INT TERM
+trap 'stop INT 130' INT
+trap 'stop TERM 143' TERM
 
 say "bisect of $tree: $scenario [$mode], $runs run(s) per commit$([ ${#debug[@]} -eq 0 ] || echo ", debug config")"
 say "  $old_term: $(g log -1 --format='%h %s' "$old_c")"
@@ -158,10 +175,16 @@ g bisect start --term-old="$old_term" --term-new="$new_term" "$new_c" "$old_c" >
 	{ say "git bisect start failed"; exit 1; }
 # git bisect run's own output goes to RUNDIR/bisect-run.out, the steps'
 # progress to stderr. ITE_BISECT_STEP replaces the step (tests only).
+# In a process group of its own (set -m), waited for: a signal reaches the
+# trap at once, and the trap stops the whole group.
+set -m
 g bisect run "${ITE_BISECT_STEP:-$ITE_TOP/scripts/build/bisect-step.sh}" --tree "$tree" \
 	--obj "$obj" --dir "$rundir" --terms "$terms" --scenario "$scenario" --mode "$mode" \
-	--runs "$runs" "${debug[@]}" >"$rundir/bisect-run.out" ||
-	say "git bisect run stopped: $(tail -n 1 "$rundir/bisect-run.out")"
+	--runs "$runs" "${debug[@]}" </dev/null >"$rundir/bisect-run.out" &
+child=$!
+set +m
+wait "$child" || say "git bisect run stopped: $(tail -n 1 "$rundir/bisect-run.out")"
+child=''
 
 first=$(g bisect log 2>/dev/null | sed -n "s/^# first $new_term commit: \[\([0-9a-f]*\)\] .*/\1/p" | tail -n 1)
 if [ -n "$first" ]; then

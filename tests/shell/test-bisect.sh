@@ -9,7 +9,8 @@
 # exits 2 and leaves the tree alone; broken/fixed and good/bad each find
 # their commit (the exit-status inversion, end to end through git bisect
 # run); a step that aborts, and commits that are all skipped, end in "not
-# found", exit 1, with the tree reset. --fast stops there (suite 'unit').
+# found", exit 1; Ctrl-C in a step exits 130; each time with the tree
+# reset. --fast stops there (suite 'unit').
 #
 # Then, on the real thing (suite 'bisect'): the lab's kernel series as a
 # git tree (scripts/worktree.sh linux) in $ITE_BUILD/bisect-selftest/linux,
@@ -50,7 +51,7 @@ bisect() { "$ITE_TOP/scripts/bisect-kernel.sh" "$@"; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 echo "TAP version 13"
-if [ "$fast" = 1 ]; then echo "1..17"; else echo "1..24"; fi
+if [ "$fast" = 1 ]; then echo "1..22"; else echo "1..29"; fi
 
 # --- A tiny tree and a stand-in step --------------------------------------
 # verdicts:  base fail, 1 fail, 2 fail, 3 pass, 4 pass, 5 fail, 6 fail
@@ -73,11 +74,16 @@ branch0=$(git -C "$tree" symbolic-ref --short HEAD)
 cat >"$work/step.sh" <<'EOF'
 #!/usr/bin/env bash
 # A stand-in for bisect-step.sh: the tree's file "verdict" is how its
-# kernel does; FAKE_STEP_STATUS, if set, is the exit status instead.
+# kernel does; FAKE_STEP_STATUS, if set, is the exit status instead
+# ("sleep": it sleeps, to be interrupted).
 while [ $# -gt 0 ]; do
 	case $1 in --terms) terms=$2 && shift ;; --tree) tree=$2 && shift ;; esac
 	shift
 done
+if [ "${FAKE_STEP_STATUS:-}" = sleep ]; then
+	echo $$ >"$(dirname "$0")/step.pid"
+	exec sleep 60
+fi
 [ -z "${FAKE_STEP_STATUS:-}" ] || exit "$FAKE_STEP_STATUS"
 v=$(cat "$tree/verdict")
 IFS=$'\t' read -r _ _ status < <(PYTHONPATH=$ITE_TOP "$ITE_PYTHON" -m harness.bisect answer "$terms" "$v")
@@ -138,6 +144,31 @@ all_skipped() {
 		says "only skipped" && grep -q "commit 3 (pass)" "$work/skip.log"
 }
 ok "only skipped commits: exit 1, the candidates listed" all_skipped
+ok "  the tree is back where it was" untouched
+interrupted() { # interrupted SIGNAL STATUS: the signal in the middle of a step
+	local pid i
+	rm -f "$work/step.pid"
+	# As from a terminal: SIGINT not ignored (bash ignores it in what it
+	# starts in the background).
+	FAKE_STEP_STATUS='sleep' "$ITE_PYTHON" -c 'import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.execvp(sys.argv[1], sys.argv[1:])' env ITE_BUILD="$work/build" ITE_BISECT_STEP="$work/step.sh" \
+		"$ITE_TOP/scripts/bisect-kernel.sh" --tree "$tree" --broken c0 --fixed c4 "${args[@]}" >"$work/out" 2>&1 &
+	pid=$!
+	for ((i = 0; i < 100; i++)); do [ -s "$work/step.pid" ] && break; sleep 0.1; done
+	kill -"$1" "$pid"
+	wait "$pid"
+	local got=$?
+	[ "$got" = "$2" ] || { echo "# exit $got, not $2" && return 1; }
+	says "interrupted (SIG$1)" && [ -s "$work/step.pid" ] || return 1
+	# The step was signalled too: gone (once reaped) within a second or two.
+	for ((i = 0; i < 20; i++)); do kill -0 "$(cat "$work/step.pid")" 2>/dev/null || return 0; sleep 0.1; done
+	echo "# the step ($(cat "$work/step.pid")) still runs"
+	return 1
+}
+ok "SIGINT (Ctrl-C) during a step: exit 130, the step stopped" interrupted INT 130
+ok "  the tree is back where it was" untouched
+ok "SIGTERM during a step: exit 143, the step stopped" interrupted TERM 143
 ok "  the tree is back where it was" untouched
 
 [ "$fast" = 1 ] && exit $((failed > 0))
