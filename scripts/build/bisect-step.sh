@@ -49,6 +49,7 @@ for v in tree obj dir terms scenario mode; do
 	[ -n "${!v}" ] || { log "bisect-step.sh: --$v is missing" && exit 255; }
 done
 mkdir -p "$dir/steps" "$obj" || exit 255
+tree=$(cd "$tree" && pwd) obj=$(cd "$obj" && pwd) dir=$(cd "$dir" && pwd) || exit 255
 touch "$dir/tested" "$dir/log" || exit 255
 
 py() { PYTHONPATH=$ITE_TOP "$ITE_PYTHON" -m harness.bisect "$@"; }
@@ -70,8 +71,7 @@ say "step $n: $short $subject"
 # ccache with paths relative to the common parent of tree and build dir.
 export KBUILD_BUILD_USER=ite-lab KBUILD_BUILD_HOST=ite-lab
 export KBUILD_BUILD_TIMESTAMP="1970-01-01 00:00 UTC" KBUILD_BUILD_VERSION=1
-CCACHE_BASEDIR=$("$ITE_PYTHON" -c 'import os, sys; print(os.path.commonpath(sys.argv[1:]))' \
-	"$(cd "$tree" && pwd)" "$(cd "$obj" && pwd)")
+CCACHE_BASEDIR=$("$ITE_PYTHON" -c 'import os, sys; print(os.path.commonpath(sys.argv[1:]))' "$tree" "$obj")
 export CCACHE_BASEDIR CCACHE_NOHASHDIR=1
 margs=(CC="ccache gcc" HOSTCC="ccache gcc" LOCALVERSION= -j "$ITE_JOBS")
 start=$SECONDS
@@ -119,7 +119,7 @@ done
 IFS=$'\t' read -r verdict term status < <(py answer "$terms" "${outcomes[@]}")
 [ "$verdict" = untestable ] || printf '%s %s %s\n' "$sha" "$commit" "$verdict" >>"$dir/tested"
 case $verdict in
-passes) why="the kernel passed all $runs runs" ;;
+passes) why="the kernel passed all $runs run(s)" ;;
 fails) why="the kernel failed run ${#outcomes[@]}" ;;
 *) why="no run failed, and not every run could say (harness or QEMU error)" ;;
 esac
