@@ -95,7 +95,7 @@ why=$(PYTHONPATH=$ITE_TOP "$ITE_PYTHON" -m harness.bisect check "$ITE_TOP/scenar
 	bad "$why"
 [ -d "$tree" ] || bad "--tree $tree: no such directory"
 top=$(git -C "$tree" rev-parse --show-toplevel 2>/dev/null) || bad "--tree $tree is not a git work tree"
-tree=$(cd "$tree" && pwd)
+tree=$(cd "$tree" && pwd -P)
 [ "$top" = "$tree" ] || bad "--tree $tree is not the top of its git work tree ($top is)"
 if [ ! -f "$tree/Makefile" ] || [ ! -f "$tree/scripts/kconfig/merge_config.sh" ]; then
 	bad "--tree $tree is not a kernel source tree (no Makefile, scripts/kconfig/merge_config.sh)"
@@ -119,7 +119,7 @@ g merge-base --is-ancestor "$old_c" "$new_c" ||
 name=$(basename "$tree")
 obj=${obj:-$ITE_BUILD/bisect/$name/obj}
 mkdir -p "$obj" || bad "cannot create --obj $obj"
-obj=$(cd "$obj" && pwd)
+obj=$(cd "$obj" && pwd -P)
 case $obj/ in "$tree"/*) bad "--obj $obj is inside the tree; put it elsewhere" ;; esac
 if [ -z "$rundir" ]; then
 	base=$ITE_BUILD/bisect/$name/$(date -u +%Y%m%d-%H%M%S)

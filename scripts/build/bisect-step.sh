@@ -49,7 +49,7 @@ for v in tree obj dir terms scenario mode; do
 	[ -n "${!v}" ] || { log "bisect-step.sh: --$v is missing" && exit 255; }
 done
 mkdir -p "$dir/steps" "$obj" || exit 255
-tree=$(cd "$tree" && pwd) obj=$(cd "$obj" && pwd) dir=$(cd "$dir" && pwd) || exit 255
+tree=$(cd "$tree" && pwd -P) obj=$(cd "$obj" && pwd -P) dir=$(cd "$dir" && pwd) || exit 255
 touch "$dir/tested" "$dir/log" || exit 255
 
 py() { PYTHONPATH=$ITE_TOP "$ITE_PYTHON" -m harness.bisect "$@"; }

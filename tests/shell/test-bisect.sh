@@ -133,8 +133,9 @@ fake --tree "$tree" --broken c0 --fixed c4 "${args[@]}" --results "$work/r1" >"$
 ok "--broken/--fixed: the first fixed commit (commit 3)" \
 	grep -qx "first fixed commit: $(git -C "$tree" rev-parse c3) commit 3 (pass)" "$work/answer"
 ok "  the tree is back where it was" untouched
-fake --tree "$tree" --good c3 --bad c6 "${args[@]}" --results "$work/r2" >"$work/answer" 2>"$work/err"
-ok "--good/--bad: the first bad commit (commit 5)" \
+ln -s "$tree" "$work/link"
+fake --tree "$work/link" --good c3 --bad c6 "${args[@]}" --results "$work/r2" >"$work/answer" 2>"$work/err"
+ok "--good/--bad (the tree through a symlink): the first bad commit (commit 5)" \
 	grep -qx "first bad commit: $(git -C "$tree" rev-parse c5) commit 5 (fail)" "$work/answer"
 ok "  the tree is back where it was" untouched
 aborted() { FAKE_STEP_STATUS=255 status_is 1 fake --tree "$tree" --broken c0 --fixed c4 "${args[@]}" && says "^not found"; }
