@@ -17,6 +17,10 @@
 # built with ASan/UBSan for the qtests and two scenarios, and each fuzz
 # target for ITE_FUZZ_SECONDS (60). Not by default: cold, its two QEMU
 # builds take about 50 minutes on 2 cores.
+# ITE_BISECT=1 adds the suite 'bisect' (docs/bisect.md): bisect-kernel.sh
+# on the lab's kernel series as a git tree. Not by default: cold, its
+# out-of-tree kernel build is about 20 minutes on 2 cores (later runs
+# build incrementally, in build/bisect-selftest/).
 # Prints meson's lines, a test each, the output of every failed test, and
 # meson's count. Exit 0 only if all passed.
 set -uo pipefail
@@ -35,6 +39,8 @@ if [ "${ITE_SANITIZERS:-0}" = 1 ]; then
 		status=1
 	fi
 fi
+
+[ "${ITE_BISECT:-0}" != 1 ] || suites+=(bisect)
 
 log "check: meson test, suites ${suites[*]}"
 args=()

@@ -228,11 +228,17 @@ read -r _ tested _ < <(head -n 1 "$self/last/tested" 2>/dev/null)
 if [ -n "${tested:-}" ]; then
 	kg checkout -q -b selftest-docs "$tested"
 	echo "not built" >"$ktree/Documentation/ite-lab-selftest.txt"
-	kg add Documentation/ite-lab-selftest.txt && kg commit -q -m "selftest: a file the build does not read"
+	# (-f: the Debian tree's .gitignore ignores Documentation/)
+	kg add -f Documentation/ite-lab-selftest.txt && kg commit -q -m "selftest: a file the build does not read"
+	docs=$(kg rev-parse --short=12 HEAD)
 	step "$self/last" >/dev/null
 	status=$?
 	tail -n 4 "$self/last/log" | sed 's/^/#   /'
-	reused() { [ "$status" = 0 ] && grep -q "bzImage identical to the one tested at ${tested:0:12}" "$self/last/log"; }
+	reused() {
+		[ "$status" = 0 ] && [ "$docs" != "${tested:0:12}" ] &&
+			grep -q "^step [0-9]*: $docs selftest: a file the build does not read" "$self/last/log" &&
+			grep -q "bzImage identical to the one tested at ${tested:0:12}" "$self/last/log"
+	}
 	ok "a commit that changes no built file: the same bzImage, the verdict of ${tested:0:12} reused" reused
 else
 	skip_rest 1 1 "the bisect tested no commit"
