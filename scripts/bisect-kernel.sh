@@ -101,7 +101,7 @@ if [ ! -f "$tree/Makefile" ] || [ ! -f "$tree/scripts/kconfig/merge_config.sh" ]
 	bad "--tree $tree is not a kernel source tree (no Makefile, scripts/kconfig/merge_config.sh)"
 fi
 g() { git -C "$tree" "$@"; }
-[ ! -e "$(g rev-parse --git-path BISECT_START)" ] ||
+[ ! -e "$(g rev-parse --absolute-git-dir)/BISECT_START" ] ||
 	bad "a bisect is already in progress in $tree (git -C $tree bisect reset ends it)"
 if ! g diff --quiet HEAD -- 2>/dev/null || ! g diff --cached --quiet 2>/dev/null; then
 	bad "$tree has uncommitted changes; commit or stash them first"

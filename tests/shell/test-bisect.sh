@@ -51,7 +51,7 @@ bisect() { "$ITE_TOP/scripts/bisect-kernel.sh" "$@"; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 echo "TAP version 13"
-if [ "$fast" = 1 ]; then echo "1..22"; else echo "1..29"; fi
+if [ "$fast" = 1 ]; then echo "1..24"; else echo "1..31"; fi
 
 # --- A tiny tree and a stand-in step --------------------------------------
 # verdicts:  base fail, 1 fail, 2 fail, 3 pass, 4 pass, 5 fail, 6 fail
@@ -127,6 +127,10 @@ ok "the ends reversed: exit 2" bad_input "not an ancestor" --tree "$tree" --brok
 echo dirty >>"$tree/n"
 ok "uncommitted changes: exit 2" bad_input "uncommitted changes" --tree "$tree" --broken c0 --fixed c4 "${args[@]}"
 git -C "$tree" checkout -q n
+git -C "$tree" bisect start c4 c0 >/dev/null
+ok "a bisect in progress: exit 2" bad_input "already in progress" --tree "$tree" --broken c0 --fixed c4 "${args[@]}"
+ok "  and it is left alone" test -e "$tree/.git/BISECT_START"
+git -C "$tree" bisect reset >/dev/null 2>&1
 ok "after bad input the tree is as it was" untouched
 
 fake --tree "$tree" --broken c0 --fixed c4 "${args[@]}" --results "$work/r1" >"$work/answer" 2>"$work/err"
