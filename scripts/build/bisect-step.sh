@@ -75,8 +75,9 @@ CCACHE_BASEDIR=$("$ITE_PYTHON" -c 'import os, sys; print(os.path.commonpath(sys.
 export CCACHE_BASEDIR CCACHE_NOHASHDIR=1
 margs=(CC="ccache gcc" HOSTCC="ccache gcc" LOCALVERSION= -j "$ITE_JOBS")
 start=$SECONDS
-if ! kconfig_lab "$tree" "$obj" "$step/config.log" "${debug[@]}" "${margs[@]}"; then
+if ! kconfig_lab "$tree" "$obj" "$step/config.log" "${debug[@]}" "${margs[@]}" 2>"$step/config.err"; then
 	say "  config: FAILED after $((SECONDS - start)) s ($step/config.log)"
+	sed 's/^\[ite-lab\] /    /' "$step/config.err" | tee -a "$dir/log" >&2
 	answer untestable skip 125 "the lab's configuration failed at this commit"
 fi
 if ! make -C "$tree" O="$obj" ARCH=x86_64 "${margs[@]}" bzImage modules >"$step/build.log" 2>&1; then
