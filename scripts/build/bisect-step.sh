@@ -20,7 +20,8 @@
 #    or broken), 1 for the new one (bad, or fixed), 125 when the commit
 #    cannot be tested: the configuration or the build failed, or a run
 #    said nothing about the kernel (harness or QEMU error, run-tests.sh
-#    exit 2 or 77) and none failed.
+#    exit 2 or 77, after which no more runs are tried) and none failed.
+# ITE_RUN_TESTS replaces run-tests.sh (tests only).
 # Every step appends to RUNDIR/log: the commit and subject, the build's
 # result and time, the bzImage's sha256, each run's outcome and result
 # directory, and the answer.
@@ -55,6 +56,7 @@ touch "$dir/tested" "$dir/log" || exit 255
 py() { PYTHONPATH=$ITE_TOP "$ITE_PYTHON" -m harness.bisect "$@"; }
 say() { printf '%s\n' "$*" >>"$dir/log" && log "$*"; }
 answer() { # answer VERDICT TERM STATUS WHY
+	[[ $3 =~ ^[0-9]+$ ]] || { say "  no answer: harness/bisect.py failed" && exit 255; }
 	say "  answer: $2 (exit $3): $4"
 	exit "$3"
 }
@@ -104,16 +106,21 @@ fi
 outcomes=()
 for k in $(seq 1 "$runs"); do
 	results=$step/run-$k
-	"$ITE_TOP/run-tests.sh" --build "$ITE_BUILD" --kernel="$obj" --expect=pass \
+	"${ITE_RUN_TESTS:-$ITE_TOP/run-tests.sh}" --build "$ITE_BUILD" --kernel="$obj" --expect=pass \
 		--mode="$mode" --boot=cold -j 1 --results "$results" "$scenario" \
 		>"$step/run-$k.tap" 2>"$step/run-$k.stderr"
 	rc=$?
 	IFS=$'\t' read -r outcome detail < <(py run "$results" "$rc")
 	outcomes+=("$outcome")
 	cells=$(find "$results" -mindepth 2 -maxdepth 2 -name result.json -printf '%h ' 2>/dev/null)
-	say "  run $k/$runs: $outcome (run-tests.sh exit $rc): $detail; ${cells:-no cell directory, see $step/run-$k.stderr}"
+	[ -n "$cells" ] || cells="no cell; run-tests.sh said: $(tail -n 1 "$step/run-$k.stderr") ($step/run-$k.stderr)"
+	say "  run $k/$runs: $outcome (run-tests.sh exit $rc): $detail; $cells"
 	if [ "$outcome" = fail ] && [ "$k" -lt "$runs" ]; then
 		say "  runs $((k + 1))-$runs: not run, one failure is enough"
+		break
+	fi
+	if [ "$rc" = 2 ] || [ "$rc" = 77 ]; then
+		[ "$k" = "$runs" ] || say "  runs $((k + 1))-$runs: not run, run-tests.sh would refuse them too"
 		break
 	fi
 done

@@ -22,6 +22,8 @@
 # - a commit whose only change is a file the build does not read gives a
 #   byte-identical bzImage, and the step reuses the verdict of the commit
 #   it was tested at, naming it;
+# - runs where the harness failed rather than the kernel (a stand-in
+#   run-tests.sh: a cell in error, then exit 2) make the step answer 125;
 # - a commit with a syntax error in drivers/iommu/intel/dmar.c (built
 #   into the guest kernel) makes the step answer 125 (skip).
 # The last bisect's results stay in $ITE_BUILD/bisect-selftest/last/.
@@ -51,7 +53,7 @@ bisect() { "$ITE_TOP/scripts/bisect-kernel.sh" "$@"; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 echo "TAP version 13"
-if [ "$fast" = 1 ]; then echo "1..24"; else echo "1..31"; fi
+if [ "$fast" = 1 ]; then echo "1..24"; else echo "1..32"; fi
 
 # --- A tiny tree and a stand-in step --------------------------------------
 # verdicts:  base fail, 1 fail, 2 fail, 3 pass, 4 pass, 5 fail, 6 fail
@@ -222,9 +224,11 @@ ok "  the log has every step's build, bzImage sha256, runs and answer" logged
 at_tip() { [ "$(kg rev-parse HEAD)" = "$khead" ] && [ ! -e "$ktree/.git/BISECT_START" ] && [ -z "$(kg status --porcelain)" ]; }
 ok "  the tree is back at the series' tip" at_tip
 
-step() { # step DIR: bisect-step.sh on the checked-out commit, results into DIR
-	"$ITE_TOP/scripts/build/bisect-step.sh" --tree "$ktree" --obj "$obj" --dir "$1" \
-		--terms broken --scenario hung-device-dma --mode legacy --runs 1 2>>"$work/err"
+step() { # step DIR [ARG...]: bisect-step.sh on the checked-out commit, results into DIR
+	local dir=$1
+	shift
+	"$ITE_TOP/scripts/build/bisect-step.sh" --tree "$ktree" --obj "$obj" --dir "$dir" \
+		--terms broken --scenario hung-device-dma --mode legacy --runs 1 "$@" 2>>"$work/err"
 }
 # A commit the bisect tested, with a file the build does not read added:
 # the same bzImage, the same verdict, without running it.
@@ -247,6 +251,33 @@ if [ -n "${tested:-}" ]; then
 else
 	skip_rest 1 1 "the bisect tested no commit"
 fi
+
+# Runs where the harness failed, not the kernel: skipped, and not
+# remembered as a verdict. A stand-in run-tests.sh: a cell in error (QEMU
+# did not start) on run 1, exit 2 (a usage error) on run 2.
+cat >"$work/run-tests.sh" <<'EOF'
+#!/usr/bin/env bash
+while [ $# -gt 0 ]; do [ "$1" = --results ] && results=$2; shift; done
+case $results in
+*/run-1) mkdir -p "$results/hung-device-dma.legacy.obj" &&
+	echo '{"outcome": "error", "met": false, "reasons": ["harness: cannot start QEMU: test"]}' \
+		>"$results/hung-device-dma.legacy.obj/result.json" && exit 1 ;;
+*) echo "run-tests.sh: error: test" >&2 && exit 2 ;;
+esac
+EOF
+chmod +x "$work/run-tests.sh"
+kg checkout -q -f "$kmain"
+rm -rf "$work/harness-error"
+ITE_RUN_TESTS=$work/run-tests.sh step "$work/harness-error" --runs 2 >/dev/null
+status=$?
+sed 's/^/#   /' "$work/harness-error/log"
+harness_failed() {
+	[ "$status" = 125 ] &&
+		grep -q "run 1/2: error (run-tests.sh exit 1): .*cannot start QEMU: test" "$work/harness-error/log" &&
+		grep -q "run 2/2: error (run-tests.sh exit 2): .*run-tests.sh said: run-tests.sh: error: test" "$work/harness-error/log" &&
+		[ ! -s "$work/harness-error/tested" ]
+}
+ok "runs where the harness failed (a cell in error, exit 2): the step answers 125 (skip)" harness_failed
 
 # A commit that does not build: skipped.
 kg checkout -q -f -B selftest-broken "$khead"
