@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 
-from . import durations, kernels, report, report_html, rerun, scenario, snapshot
+from . import durations, kernels, ktap, report, report_html, rerun, scenario, snapshot
 from .build_layout import check_built, host_tsc_khz, paths_for, versions
 from .machine import qemu_command, shell_quote
 from .runner import cell_dir, run_cell
@@ -68,6 +68,10 @@ def parse_args(argv):
     p.add_argument("--scenarios", default=os.path.join(TOP, "scenarios"),
                    help="directory of *.scenario files")
     p.add_argument("--results", help="results directory (default: BUILD/results/DATE)")
+    p.add_argument("--format", default="tap", choices=("tap", "ktap"),
+                   help="what stdout carries: tap (the default), streamed as cells "
+                   "finish, or ktap, nested per scenario and mode, when the run ends "
+                   "(the TAP then goes to stderr); both are written to the results")
     p.add_argument("--qemu", help="another qemu-system-x86_64 to run (default: ite-lab's, "
                    "from the build directory)")
     p.add_argument("--boot", default="snapshot", choices=("snapshot", "cold"),
@@ -276,8 +280,10 @@ def main(argv=None):
             os.unlink(latest)
         os.symlink(stamp, latest)
 
+    # With --format=ktap, KTAP is printed at the end: TAP is the progress.
+    tap_out = sys.stdout if a.format == "tap" else sys.stderr
     tap = ["TAP version 13", "1..%d" % len(cells)]
-    print("\n".join(tap), flush=True)
+    print("\n".join(tap), file=tap_out, flush=True)
     t0 = time.monotonic()
     results = []
     for n, r in run_cells(cells, build, results_dir, a, tsc_khz):
@@ -285,24 +291,29 @@ def main(argv=None):
         rerun.write(r.workdir, cells[n - 1], a, build)
         lines = [report.tap_line(n, r)] + report.tap_detail(r)
         tap += lines
-        print("\n".join(lines), flush=True)
+        print("\n".join(lines), file=tap_out, flush=True)
     print("# %d cells in %.0fs with %d jobs" % (len(cells), time.monotonic() - t0, a.jobs),
           file=sys.stderr)
     durations.record(build, results)
     if a.repeat > 1:
         lines = report.repeat_lines(results)
-        print("\n".join(lines))
+        print("\n".join(lines), file=tap_out)
         tap += lines
     findings = report.findings_line(results)
     if findings:
-        print(findings)
+        print(findings, file=tap_out)
         tap.append(findings)
     closing = report.closing_line(results)
-    print(closing)
+    print(closing, file=tap_out)
     tap.append(closing)
     with open(os.path.join(results_dir, "results.tap"), "w") as f:
         f.write("\n".join(tap) + "\n")
     report.write_junit(os.path.join(results_dir, "junit.xml"), results)
+    text = ktap.render(results)
+    with open(os.path.join(results_dir, "results.ktap"), "w") as f:
+        f.write(text)
+    if a.format == "ktap":
+        print(text, end="", flush=True)
     vs = versions(build)
     report.write_markdown(os.path.join(results_dir, "report.md"), results, vs)
     report_html.write_html(os.path.join(results_dir, "report.html"), results, vs)
