@@ -126,7 +126,30 @@ class Parsed(unittest.TestCase):
 
 
 class Lines(unittest.TestCase):
-    """What the KTAP says of a cell, for a reader (kunit.py ignores it)."""
+    """What the KTAP says, for a reader: the layout (kunit.py ignores
+    indentation) and what it says of a cell."""
+    def test_layout(self):
+        results = [cell("patched", mode=m) for m in ("legacy", "scalable")]
+        self.assertEqual(ktap.render(results), "\n".join([
+            "KTAP version 1",
+            "1..1",
+            "  KTAP version 1",
+            "  # Subtest: s",
+            "  1..2",
+            "    KTAP version 1",
+            "    # Subtest: legacy",
+            "    1..1",
+            "    ok 1 patched",
+            "  ok 1 legacy",
+            "    KTAP version 1",
+            "    # Subtest: scalable",
+            "    1..1",
+            "    ok 1 patched",
+            "  ok 2 scalable",
+            "ok 1 s",
+            "# 2 passed, 0 failed",
+            ""]))
+
     def leaf(self, r):
         lines = ktap.render([r]).splitlines()
         i = next(i for i, ln in enumerate(lines) if ln.lstrip().startswith(("ok 1 ", "not ok 1 ")))
@@ -142,6 +165,11 @@ class Lines(unittest.TestCase):
         self.assertEqual(self.leaf(r), ["# timeout: guest did not answer 'x'",
                                         "# logs in /r/s.legacy.p",
                                         "not ok 1 patched # TIMEOUT 61s"])
+
+    def test_an_infrastructure_failure_is_an_error(self):
+        r = cell("patched", met=False, outcome="error",
+                 reasons=["harness: cannot start QEMU: no such file"])
+        self.assertEqual(self.leaf(r)[-1], "not ok 1 patched # ERROR")
 
     def test_a_finding_stays_not_ok(self):
         r = cell("sid", met=False, informational=True)
