@@ -114,9 +114,19 @@ def _why(r):
     return lines + ["# logs in " + _safe(r.workdir)]
 
 
+# What kunit.py takes for the end of a kernel's KTAP wherever it is in a
+# line (kunit_parser.KTAP_END): a guest's panic quoted in a reason must
+# not end the parse halfway.
+KUNIT_ENDS = ("List of all partitions:", "Kernel panic - not syncing: VFS:",
+              "reboot: System halted")
+
+
 def _safe(text):
     """Text for a KTAP line: one line, and no '#', which ends a test's
     name (ktap.rst), and, in the text after a directive, could make
-    kunit.py read ' # SKIP' where there is none. Percent-encoded, as in a
-    URL, so that it still reads."""
-    return " ".join(str(text).replace("#", "%23").split())
+    kunit.py read ' # SKIP' where there is none; nor any of KUNIT_ENDS.
+    Percent-encoded, as in a URL, so that it still reads."""
+    text = str(text).replace("#", "%23")
+    for end in KUNIT_ENDS:
+        text = text.replace(end, end.replace(":", "%3A"))
+    return " ".join(text.split())

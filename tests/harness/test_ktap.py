@@ -124,6 +124,18 @@ class Parsed(unittest.TestCase):
         self.assertIn("[PASSED] o%23series next", out)
         self.assertNotIn("[ERROR]", out)
 
+    def test_a_quoted_panic_does_not_end_the_parse(self):
+        # kunit.py stops reading at a VFS panic, wherever it is in a line.
+        r = cell("patched", met=False)
+        r.reasons = ["forbidden panic at line 9: Kernel panic - not syncing: VFS: "
+                     "Unable to mount root fs on unknown-block(0,0)"]
+        results = [r, cell("patched", scenario="t")]
+        status, counts, out = self.parse(results)
+        self.assertEqual(counts, {"passed": 1, "failed": 1}, out)
+        self.assertEqual(status, 1, out)
+        self.assertNotIn("[ERROR]", out)
+        self.assertIn("[PASSED] t", out)
+
 
 class Lines(unittest.TestCase):
     """What the KTAP says, for a reader: the layout (kunit.py ignores
