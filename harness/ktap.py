@@ -28,8 +28,9 @@ result as "ok" or "not ok" says.
   EVIDENCE", the line kselftest writes for one (ksft_test_result_xfail):
   it passed.
 - A cell that did not run (outcome "skip") is "ok N name # SKIP why".
-- An informational cell that did not do what the base does (a finding)
-  is "not ok N sid # SKIP informational: WHAT". TODO would be TAP's way,
+- An informational cell that missed its expectation (a finding: sid
+  unlike the base, a kernel given by path like no known behaviour) is
+  "not ok N sid # SKIP informational: WHAT". TODO would be TAP's way,
   but KTAP does not recognize it (ktap.rst) and kunit.py counts a "not ok
   # TODO" as failed, exiting 1 for a run that passed; SKIP keeps it out of
   the failures, and "not ok" still says what the cell did.
@@ -37,8 +38,11 @@ result as "ok" or "not ok" says.
   "# TIMEOUT" or "# ERROR" when that is how it ended, after diagnostic
   lines with its reasons: ktap.rst puts a test's diagnostics directly
   before its result line, and kunit.py prints them with the failure.
-A scenario or mode is ok when every gating (not informational) cell
-under it met its expectation, and SKIP when none of its cells ran.
+A kernel given by path without --expect says which behaviour it matched
+("ok N o-series # passes like the patched kernel", "# XFAIL fails like
+the base: EVIDENCE"). A scenario or mode is ok when every gating cell
+under it (report.gating: not informational, not skipped) met its
+expectation, and SKIP when none of its cells ran.
 """
 from . import report
 
@@ -54,7 +58,9 @@ def render(results):
         modes = _grouped(cells, lambda r: r.mode)
         lines += _parent(n, name, cells, [_mode(m, mode, mc)
                                           for m, (mode, mc) in enumerate(modes, 1)])
-    # The closing counts, as TAP has them (diagnostic lines).
+    # The closing lines, as TAP has them (diagnostic lines).
+    if any(r.attempt for r in results):
+        lines += report.repeat_lines(results)
     findings = report.findings_line(results)
     lines += ([findings] if findings else []) + ["# " + report.closing_line(results)]
     return "\n".join(lines) + "\n"
@@ -87,11 +93,12 @@ def _leaf(n, r):
     """The lines of one cell: diagnostics, then its result line."""
     name = _name(r)
     if r.outcome == "skip":
-        return ["ok %d %s # SKIP %s" % (n, name, _safe(r.reasons[0] if r.reasons else "skipped"))]
+        return ["ok %d %s # SKIP %s" % (n, name, _safe("; ".join(r.reasons) or "not run"))]
     if r.met and r.expected == "fail":
-        return ["ok %d %s # XFAIL %s" % (n, name, _safe(r.evidence))]
+        return ["ok %d %s # XFAIL %s" % (n, name, _safe(r.match_detail or r.evidence))]
     if r.met:
-        return ["ok %d %s" % (n, name)]
+        # A kernel given by path says which known behaviour it matched.
+        return ["ok %d %s%s" % (n, name, " # " + _safe(r.match_detail) if r.match_detail else "")]
     if r.informational:
         return ["not ok %d %s # SKIP informational: %s" % (n, name, _safe(r.summary()))]
     directive = {"timeout": " # TIMEOUT %ds" % r.duration, "error": " # ERROR"}
@@ -99,10 +106,9 @@ def _leaf(n, r):
 
 
 def _name(r):
-    """The cell's kernel, and which attempt it was with --repeat (the
-    attempt field is absent from results of before it, and 0 without)."""
-    attempt = getattr(r, "attempt", 0)
-    return _safe(r.kernel + (".r%d" % attempt if attempt else ""))
+    """The cell's kernel, and with --repeat which run, as its directory
+    says it (TAP's " #2" cannot be in a KTAP name)."""
+    return _safe(r.kernel + (".r%d" % r.attempt if r.attempt else ""))
 
 
 def _why(r):

@@ -2,7 +2,8 @@
 the pinned tree): the tests it counts passed, failed and skipped are what
 the results say, for a real run of the whole matrix
 (tests/data/results/matrix.json) and for the cells it does not have: a
-gating failure, a cell that did not run, and names that are not KTAP."""
+gating failure, a cell that did not run, a kernel given by path, repeated
+runs, and names that are not KTAP."""
 import json
 import os
 import re
@@ -114,6 +115,35 @@ class Parsed(unittest.TestCase):
         self.assertEqual(status, 0, out)
         self.assertIn("[PASSED] s", out)
         self.assertIn("[SKIPPED] t", out)
+
+    def test_a_kernel_given_by_path_says_what_it_matched(self):
+        results = [
+            cell("o-series", informational=True, matches="patched",
+                 match_detail="passes like the patched kernel"),
+            cell("o-series", informational=True, expected="fail", mode="scalable",
+                 matches="base", match_detail="fails like the base: line 470: DMAR: ITE"),
+            cell("o-series", met=False, informational=True, scenario="t", outcome="fail",
+                 reasons=["x"], matches="neither",
+                 match_detail="matches no known behaviour (not like patched: x; not like base: y)")]
+        status, counts, out = self.parse(results)
+        self.assertEqual(counts, {"passed": 2, "skipped": 1}, out)
+        self.assertEqual(status, 0, out)
+        self.assertEqual([ln.strip() for ln in ktap.render(results).splitlines()
+                          if ln.lstrip().startswith(("ok 1 o-", "not ok 1 o-"))], [
+            "ok 1 o-series # passes like the patched kernel",
+            "ok 1 o-series # XFAIL fails like the base: line 470: DMAR: ITE",
+            "not ok 1 o-series # SKIP informational: matches no known behaviour "
+            "(not like patched: x; not like base: y)"])
+
+    def test_a_repeated_cell_fails_if_one_run_does(self):
+        results = [cell("patched", attempt=1), cell("patched", met=False, attempt=2)]
+        status, counts, out = self.parse(results)
+        self.assertEqual(counts, {"passed": 1, "failed": 1}, out)
+        self.assertEqual(status, 1, out)
+        self.assertIn("[PASSED] patched.r1", out)
+        self.assertIn("[FAILED] patched.r2", out)
+        self.assertIn("# repeat: s [legacy, patched]: met its expectation in 1 of 2 runs "
+                      "(flaky: 50% failed)", ktap.render(results))
 
     def test_names_and_evidence_that_are_not_ktap(self):
         r = cell("o#series\nnext", expected="fail", scenario="s#1",
