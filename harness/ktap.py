@@ -107,7 +107,7 @@ def _leaf(n, r):
 
 def _name(r):
     """The cell's kernel, and with --repeat which run, as its directory
-    says it (TAP's " #2" cannot be in a KTAP name)."""
+    says it."""
     return _safe(r.kernel + (".r%d" % r.attempt if r.attempt else ""))
 
 
