@@ -179,9 +179,12 @@ class Cost(unittest.TestCase):
 
 
 def recorded():
-    """Cells of a real run (tests/data/results/matrix.json), legacy only."""
+    """Cells of a real run (tests/data/results/matrix.json), legacy only,
+    in the matrix's order (kernels as scenario.KERNELS has them), which is
+    not their names' order."""
     with open(RECORDED) as f:
-        return [c for c in json.load(f) if c["mode"] == "legacy"]
+        return sorted((c for c in json.load(f) if c["mode"] == "legacy"),
+                      key=lambda c: (c["scenario"], scenario.KERNELS.index(c["kernel"])))
 
 
 class Merge(unittest.TestCase):

@@ -31,7 +31,7 @@ sel=(--build "$ITE_BUILD" --mode=legacy --kernel "patched,unpatched"
 	surprise-removal-idle slow-device-below-timeout hung-device-dma)
 
 echo "TAP version 13"
-echo "1..14"
+echo "1..15"
 
 start=$(date +%s)
 "$ITE_TOP/run-tests.sh" "${sel[@]}" -j 4 --results "$work/whole" >"$work/whole.out" 2>"$work/whole.err"
@@ -72,6 +72,9 @@ PY
 }
 t "the shards split the cells: each exactly once" \
 	test "$(cells "$work/s1" "$work/s2")" = "$(verdicts "$work/whole" | cut -d' ' -f1)"
+t "each shard ran its cells and no other" test \
+	"$(verdicts "$work/s1" | cut -d' ' -f1; verdicts "$work/s2" | cut -d' ' -f1)" = \
+	"$(cells "$work/s1"; cells "$work/s2")"
 t "both shards have the same plan" test "$(cells --plan "$work/s1")" = "$(cells --plan "$work/s2")"
 t "neither shard is empty" test -s "$work/s1/junit.xml" -a -s "$work/s2/junit.xml"
 t "the merge exits as the whole run did ($whole_rc)" test "$merged_rc" = "$whole_rc"
