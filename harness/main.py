@@ -14,7 +14,8 @@ import sys
 import threading
 import time
 
-from . import durations, kernels, ktap, report, report_html, rerun, scenario, snapshot
+from . import (durations, kernels, ktap, report, report_html, rerun, scenario, shard,
+               snapshot)
 from .build_layout import check_built, host_tsc_khz, paths_for, versions
 from .machine import qemu_command, shell_quote
 from .runner import cell_dir, run_cell
@@ -82,7 +83,19 @@ def parse_args(argv):
                    "KEY=VALUE for their [scenario] section (cycles=500, "
                    "iommu=intremap=on,device-iotlb=on,devtlb-timeout-ms=50), "
                    "KERNEL.KEY=VALUE for a kernel's section (patched.expect=fail)")
+    p.add_argument("--shard", type=shard_spec, metavar="I/N",
+                   help="run only shard I of N of the selected cells, split by the "
+                   "committed cost table (harness/shard.py); join the shards' results "
+                   "with scripts/merge-results.sh")
     return p.parse_args(argv)
+
+
+def shard_spec(text):
+    """--shard: I/N, 1 <= I <= N (shard.parse_spec)."""
+    try:
+        return shard.parse_spec(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e))
 
 
 def override(text):
@@ -251,6 +264,12 @@ def main(argv=None):
         print("1..0 # SKIP no scenario selected")
         return 77
 
+    # Every shard plans the whole selection and keeps its part.
+    plan = shard.Plan(cells, a.shard, cost_hint, ident=lambda c: c.dir) if a.shard else None
+    if plan:
+        cells = plan.cells
+        print("# " + plan.describe(), file=sys.stderr)
+
     if a.accel == "kvm" and not kvm_usable():
         print("1..0 # SKIP --accel=kvm asked for, but /dev/kvm is not usable here")
         return 77
@@ -279,6 +298,15 @@ def main(argv=None):
         if os.path.islink(latest):
             os.unlink(latest)
         os.symlink(stamp, latest)
+    if plan:
+        shard.write_manifest(results_dir, plan, versions(build))
+        if not cells:
+            # More shards than cells: this one did all it had to do.
+            tap = "1..0 # SKIP %s" % plan.describe()
+            print(tap)
+            with open(os.path.join(results_dir, "results.tap"), "w") as f:
+                f.write(tap + "\n")
+            return 0
 
     # With --format=ktap, KTAP is printed at the end: TAP is the progress.
     tap_out = sys.stdout if a.format == "tap" else sys.stderr
