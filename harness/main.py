@@ -342,7 +342,7 @@ def main(argv=None):
         f.write(text)
     if a.format == "ktap":
         print(text, end="", flush=True)
-    vs = versions(build)
+    vs = versions(build) + [kernels.version(k) for k in chosen_kernels if not k.builtin]
     report.write_markdown(os.path.join(results_dir, "report.md"), results, vs)
     report_html.write_html(os.path.join(results_dir, "report.html"), results, vs)
     print("# report: %s (and report.html)" % os.path.join(results_dir, "report.md"),
