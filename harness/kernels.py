@@ -248,6 +248,13 @@ def prepare(k, build):
         raise KernelError("--kernel=%s: %s" % (k.spec, r.stdout.strip()))
 
 
+def version(k):
+    """A kernel given by path, as the report's versions list it."""
+    i = identity(k)
+    return ("kernel " + k.label, "%s (%s; .config sha256 %s)" % (
+        i["release"] or "?", k.spec, i["config_sha256"][:12] or "unknown"))
+
+
 def identity(k):
     """What identifies the kernel a cell booted: its release (from the
     bzImage's own version string) and the sha256 of its .config."""

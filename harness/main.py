@@ -14,7 +14,8 @@ import sys
 import threading
 import time
 
-from . import durations, kernels, report, report_html, rerun, scenario, snapshot
+from . import (durations, kernels, ktap, report, report_html, rerun, scenario, shard,
+               snapshot)
 from .build_layout import check_built, host_tsc_khz, paths_for, versions
 from .machine import qemu_command, shell_quote
 from .runner import cell_dir, run_cell
@@ -68,6 +69,10 @@ def parse_args(argv):
     p.add_argument("--scenarios", default=os.path.join(TOP, "scenarios"),
                    help="directory of *.scenario files")
     p.add_argument("--results", help="results directory (default: BUILD/results/DATE)")
+    p.add_argument("--format", default="tap", choices=("tap", "ktap"),
+                   help="what stdout carries: tap (the default), streamed as cells "
+                   "finish, or ktap, nested per scenario and mode, when the run ends "
+                   "(the TAP then goes to stderr); both are written to the results")
     p.add_argument("--qemu", help="another qemu-system-x86_64 to run (default: ite-lab's, "
                    "from the build directory)")
     p.add_argument("--boot", default="snapshot", choices=("snapshot", "cold"),
@@ -78,7 +83,19 @@ def parse_args(argv):
                    "KEY=VALUE for their [scenario] section (cycles=500, "
                    "iommu=intremap=on,device-iotlb=on,devtlb-timeout-ms=50), "
                    "KERNEL.KEY=VALUE for a kernel's section (patched.expect=fail)")
+    p.add_argument("--shard", type=shard_spec, metavar="I/N",
+                   help="run only shard I of N of the selected cells, split by the "
+                   "committed cost table (harness/shard.py); join the shards' results "
+                   "with scripts/merge-results.sh")
     return p.parse_args(argv)
+
+
+def shard_spec(text):
+    """--shard: I/N, 1 <= I <= N (shard.parse_spec)."""
+    try:
+        return shard.parse_spec(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e))
 
 
 def override(text):
@@ -247,6 +264,12 @@ def main(argv=None):
         print("1..0 # SKIP no scenario selected")
         return 77
 
+    # Every shard plans the whole selection and keeps its part.
+    plan = shard.Plan(cells, a.shard, cost_hint, ident=lambda c: c.dir) if a.shard else None
+    if plan:
+        cells = plan.cells
+        print("# " + plan.describe(), file=sys.stderr)
+
     if a.accel == "kvm" and not kvm_usable():
         print("1..0 # SKIP --accel=kvm asked for, but /dev/kvm is not usable here")
         return 77
@@ -275,9 +298,20 @@ def main(argv=None):
         if os.path.islink(latest):
             os.unlink(latest)
         os.symlink(stamp, latest)
+    if plan:
+        shard.write_manifest(results_dir, plan, versions(build))
+        if not cells:
+            # More shards than cells: this one did all it had to do.
+            tap = "1..0 # SKIP %s" % plan.describe()
+            print(tap)
+            with open(os.path.join(results_dir, "results.tap"), "w") as f:
+                f.write(tap + "\n")
+            return 0
 
+    # With --format=ktap, KTAP is printed at the end: TAP is the progress.
+    tap_out = sys.stdout if a.format == "tap" else sys.stderr
     tap = ["TAP version 13", "1..%d" % len(cells)]
-    print("\n".join(tap), flush=True)
+    print("\n".join(tap), file=tap_out, flush=True)
     t0 = time.monotonic()
     results = []
     for n, r in run_cells(cells, build, results_dir, a, tsc_khz):
@@ -285,25 +319,30 @@ def main(argv=None):
         rerun.write(r.workdir, cells[n - 1], a, build)
         lines = [report.tap_line(n, r)] + report.tap_detail(r)
         tap += lines
-        print("\n".join(lines), flush=True)
+        print("\n".join(lines), file=tap_out, flush=True)
     print("# %d cells in %.0fs with %d jobs" % (len(cells), time.monotonic() - t0, a.jobs),
           file=sys.stderr)
     durations.record(build, results)
     if a.repeat > 1:
         lines = report.repeat_lines(results)
-        print("\n".join(lines))
+        print("\n".join(lines), file=tap_out)
         tap += lines
     findings = report.findings_line(results)
     if findings:
-        print(findings)
+        print(findings, file=tap_out)
         tap.append(findings)
     closing = report.closing_line(results)
-    print(closing)
+    print(closing, file=tap_out)
     tap.append(closing)
     with open(os.path.join(results_dir, "results.tap"), "w") as f:
         f.write("\n".join(tap) + "\n")
     report.write_junit(os.path.join(results_dir, "junit.xml"), results)
-    vs = versions(build)
+    text = ktap.render(results)
+    with open(os.path.join(results_dir, "results.ktap"), "w") as f:
+        f.write(text)
+    if a.format == "ktap":
+        print(text, end="", flush=True)
+    vs = versions(build) + [kernels.version(k) for k in chosen_kernels if not k.builtin]
     report.write_markdown(os.path.join(results_dir, "report.md"), results, vs)
     report_html.write_html(os.path.join(results_dir, "report.html"), results, vs)
     print("# report: %s (and report.html)" % os.path.join(results_dir, "report.md"),

@@ -30,7 +30,8 @@ def repeat_lines(results):
     comments, the flaky ones marked."""
     runs = {}
     for r in results:
-        runs.setdefault((r.scenario, r.mode, r.kernel), []).append(r)
+        if r.outcome != "skip":
+            runs.setdefault((r.scenario, r.mode, r.kernel), []).append(r)
     out = []
     for (s, m, k), rs in runs.items():
         met = sum(1 for r in rs if r.met)

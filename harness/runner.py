@@ -51,7 +51,8 @@ class CellResult:
 
     @property
     def label(self):
-        run = " #%d" % self.attempt if self.attempt else ""
+        # Not "#N": a "#" in a TAP description starts a directive.
+        run = " run %d" % self.attempt if self.attempt else ""
         return "%s [%s, %s]%s" % (self.scenario, self.mode, self.kernel, run)
 
     def summary(self):

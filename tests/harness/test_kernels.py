@@ -139,6 +139,8 @@ class Resolve(unittest.TestCase):
         ident = kernels.identity(k)
         self.assertEqual(ident["release"], "6.99.0-mine")
         self.assertEqual(len(ident["config_sha256"]), 64)
+        self.assertEqual(kernels.version(k), ("kernel t", "6.99.0-mine (%s; .config sha256 %s)"
+                                               % (t, ident["config_sha256"][:12])))
 
     def test_required_config_is_in_the_labs_own(self):
         with open(os.path.join(TOP, "guest-image", "kernel.config")) as f:

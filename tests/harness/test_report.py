@@ -63,7 +63,7 @@ class Repeat(unittest.TestCase):
     def test_matrix_shows_a_failing_run(self):
         _, _, cells = report.matrix(self.runs(True, False, True))
         self.assertEqual(cells[("s", "legacy", "patched")].attempt, 2)
-        self.assertEqual(self.runs(True, True)[1].label, "s [legacy, patched] #2")
+        self.assertEqual(self.runs(True, True)[1].label, "s [legacy, patched] run 2")
 
 
 class Detail(unittest.TestCase):
