@@ -175,19 +175,31 @@ def _tree(path, work, common):
                           "(make bzImage modules)" % (path, BZIMAGE))
     if not os.path.isfile(config):
         raise KernelError("--kernel=%s: no .config: configure it with the lab's config "
-                          "(%s %s), then build it" % (path, KCONFIG_COMMAND, path))
+                          "(%s), then build it" % (path, kconfig_hint(path)))
     missing = missing_config(config)
     if missing:
         raise KernelError(
             "--kernel=%s: its .config lacks what the scenarios need: %s. Write the lab's "
-            "config into the tree (%s %s) or enable them, and rebuild"
-            % (path, " ".join(missing), KCONFIG_COMMAND, path))
+            "config (%s) or enable them, and rebuild" % (path, " ".join(missing),
+                                                         kconfig_hint(path)))
     if not os.path.isfile(os.path.join(path, "Module.symvers")):
         raise KernelError("--kernel=%s: no Module.symvers: the guest driver is built "
                           "against it; build the modules too (make bzImage modules)" % path)
     _check_bzimage(bz)
     return Kernel(bzimage=bz, initramfs=os.path.join(work, "initramfs.cpio"),
                   config=config, kdir=path, **common)
+
+
+def kconfig_hint(path):
+    """The command that writes the lab's config for the tree or O=
+    directory `path`: an O= directory is the second argument, after its
+    source tree (kbuild's `source` link in it names that tree)."""
+    src = os.path.join(path, "source")
+    if os.path.islink(src):
+        return "%s %s %s" % (KCONFIG_COMMAND, os.path.realpath(src), path)
+    if os.path.isfile(os.path.join(path, "Kconfig")):
+        return "%s %s" % (KCONFIG_COMMAND, path)
+    return "%s SRC %s, SRC its source tree" % (KCONFIG_COMMAND, path)
 
 
 def _label(path, taken):

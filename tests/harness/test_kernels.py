@@ -103,6 +103,17 @@ class Resolve(unittest.TestCase):
         t = tree(self.path("v"), symvers=False)
         self.assertIn("no Module.symvers", self.error(t))
 
+    def test_config_command_for_tree_and_o_directory(self):
+        src = self.path("linux")
+        os.makedirs(src)
+        open(os.path.join(src, "Kconfig"), "w").close()
+        self.assertEqual(kernels.kconfig_hint(src), "%s %s" % (kernels.KCONFIG_COMMAND, src))
+        obj = self.path("obj")
+        os.makedirs(obj)
+        os.symlink(src, os.path.join(obj, "source"))
+        self.assertEqual(kernels.kconfig_hint(obj),
+                         "%s %s %s" % (kernels.KCONFIG_COMMAND, src, obj))
+
     def test_config_lacking_options_named(self):
         req = kernels.required_config()
         t = tree(self.path("t"), [ln for ln in req if "INTEL_IOMMU" not in ln
