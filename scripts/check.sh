@@ -9,7 +9,12 @@
 #   qtests     the QEMU qtests (scripts/run-qtests.sh);
 #   scenarios  the scenarios of the 'default' group, in both vIOMMU modes,
 #              on both kernels (and the sid column when that kernel is
-#              already built).
+#              already built);
+#   bisect     bisect-kernel.sh on the lab's kernel series as a git tree
+#              (docs/bisect.md): it must find the commit that fixes
+#              hung-device-dma. Its out-of-tree kernel build takes about
+#              20 minutes with ccache cold, 2-4 minutes warm (it stays in
+#              build/bisect-selftest/); ITE_BISECT=0 leaves it out.
 # The sid kernel is not built here unless ITE_SID=1: a cold build of it
 # takes about half an hour, too much for CI's 90 minutes on 2 cores; the
 # main job (scripts/main.sh) builds it.
@@ -17,10 +22,6 @@
 # built with ASan/UBSan for the qtests and two scenarios, and each fuzz
 # target for ITE_FUZZ_SECONDS (60). Not by default: cold, its two QEMU
 # builds take about 50 minutes on 2 cores.
-# ITE_BISECT=1 adds the suite 'bisect' (docs/bisect.md): bisect-kernel.sh
-# on the lab's kernel series as a git tree. Not by default: cold, its
-# out-of-tree kernel build is about 20 minutes on 2 cores (later runs
-# build incrementally, in build/bisect-selftest/).
 # Prints meson's lines, a test each, the output of every failed test, and
 # meson's count. Exit 0 only if all passed.
 set -uo pipefail
@@ -29,6 +30,7 @@ set -uo pipefail
 ITE_SID=${ITE_SID:-0} "$ITE_TOP/scripts/build-all.sh" || die "build failed; nothing was tested"
 
 suites=(unit lint qtests scenarios)
+[ "${ITE_BISECT:-1}" = 0 ] || suites+=(bisect)
 status=0
 if [ "${ITE_SANITIZERS:-0}" = 1 ]; then
 	log "check: the sanitizer builds (ninja -C $ITE_BUILD qemu-asan qemu-fuzz)"
@@ -39,8 +41,6 @@ if [ "${ITE_SANITIZERS:-0}" = 1 ]; then
 		status=1
 	fi
 fi
-
-[ "${ITE_BISECT:-0}" != 1 ] || suites+=(bisect)
 
 log "check: meson test, suites ${suites[*]}"
 args=()
