@@ -34,13 +34,7 @@ set -uo pipefail
 fast=0
 [ "${1:-}" = --fast ] && fast=1
 
-n=0 failed=0
-ok() { # ok DESCRIPTION COMMAND...
-	local desc=$1
-	shift
-	n=$((n + 1))
-	if "$@"; then echo "ok $n - $desc"; else echo "not ok $n - $desc"; failed=$((failed + 1)); fi
-}
+. "$ITE_TOP/tests/shell/tap.sh"
 skip_rest() { # skip_rest FROM TO WHY
 	local i
 	for ((i = $1; i <= $2; i++)); do
@@ -114,44 +108,44 @@ bad_input() { # bad_input WHAT_IT_SAYS ARG...: exit 2, saying so
 	shift
 	status_is 2 fake "$@" && says "$msg"
 }
-ok "not a git tree: exit 2" bad_input "is not a git work tree" --tree "$work" --broken c0 --fixed c4 "${args[@]}"
-ok "an unknown commit: exit 2" bad_input "no-such-commit: no such commit" \
+t "not a git tree: exit 2" bad_input "is not a git work tree" --tree "$work" --broken c0 --fixed c4 "${args[@]}"
+t "an unknown commit: exit 2" bad_input "no-such-commit: no such commit" \
 	--tree "$tree" --broken c0 --fixed no-such-commit "${args[@]}"
-ok "an unknown scenario: exit 2" bad_input "unknown scenario" --tree "$tree" --broken c0 --fixed c4 \
+t "an unknown scenario: exit 2" bad_input "unknown scenario" --tree "$tree" --broken c0 --fixed c4 \
 	--scenario no-such --mode legacy
 for r in 0 x 101; do
-	ok "--runs $r: exit 2" bad_input "runs must be" --tree "$tree" --broken c0 --fixed c4 "${args[@]}" --runs "$r"
+	t "--runs $r: exit 2" bad_input "runs must be" --tree "$tree" --broken c0 --fixed c4 "${args[@]}" --runs "$r"
 done
-ok "a bad --mode: exit 2" bad_input "mode must be" --tree "$tree" --broken c0 --fixed c4 \
+t "a bad --mode: exit 2" bad_input "mode must be" --tree "$tree" --broken c0 --fixed c4 \
 	--scenario hung-device-dma --mode both
-ok "--broken with --bad: exit 2" bad_input "do not mix" --tree "$tree" --broken c0 --bad c4 "${args[@]}"
-ok "the ends reversed: exit 2" bad_input "not an ancestor" --tree "$tree" --broken c4 --fixed c0 "${args[@]}"
+t "--broken with --bad: exit 2" bad_input "do not mix" --tree "$tree" --broken c0 --bad c4 "${args[@]}"
+t "the ends reversed: exit 2" bad_input "not an ancestor" --tree "$tree" --broken c4 --fixed c0 "${args[@]}"
 echo dirty >>"$tree/n"
-ok "uncommitted changes: exit 2" bad_input "uncommitted changes" --tree "$tree" --broken c0 --fixed c4 "${args[@]}"
+t "uncommitted changes: exit 2" bad_input "uncommitted changes" --tree "$tree" --broken c0 --fixed c4 "${args[@]}"
 git -C "$tree" checkout -q n
 git -C "$tree" bisect start c4 c0 >/dev/null
-ok "a bisect in progress: exit 2" bad_input "already in progress" --tree "$tree" --broken c0 --fixed c4 "${args[@]}"
-ok "  and it is left alone" test -e "$tree/.git/BISECT_START"
+t "a bisect in progress: exit 2" bad_input "already in progress" --tree "$tree" --broken c0 --fixed c4 "${args[@]}"
+t "  and it is left alone" test -e "$tree/.git/BISECT_START"
 git -C "$tree" bisect reset >/dev/null 2>&1
-ok "after bad input the tree is as it was" untouched
+t "after bad input the tree is as it was" untouched
 
 fake --tree "$tree" --broken c0 --fixed c4 "${args[@]}" --results "$work/r1" >"$work/answer" 2>"$work/err"
-ok "--broken/--fixed: the first fixed commit (commit 3)" \
+t "--broken/--fixed: the first fixed commit (commit 3)" \
 	grep -qx "first fixed commit: $(git -C "$tree" rev-parse c3) commit 3 (pass)" "$work/answer"
-ok "  the tree is back where it was" untouched
+t "  the tree is back where it was" untouched
 ln -s "$tree" "$work/link"
 fake --tree "$work/link" --good c3 --bad c6 "${args[@]}" --results "$work/r2" >"$work/answer" 2>"$work/err"
-ok "--good/--bad (the tree through a symlink): the first bad commit (commit 5)" \
+t "--good/--bad (the tree through a symlink): the first bad commit (commit 5)" \
 	grep -qx "first bad commit: $(git -C "$tree" rev-parse c5) commit 5 (fail)" "$work/answer"
-ok "  the tree is back where it was" untouched
+t "  the tree is back where it was" untouched
 aborted() { FAKE_STEP_STATUS=255 status_is 1 fake --tree "$tree" --broken c0 --fixed c4 "${args[@]}" && says "^not found"; }
-ok "a step that aborts: exit 1, not found" aborted
+t "a step that aborts: exit 1, not found" aborted
 all_skipped() {
 	FAKE_STEP_STATUS=125 status_is 1 fake --tree "$tree" --broken c0 --fixed c4 "${args[@]}" --log "$work/skip.log" &&
 		says "only skipped" && grep -q "commit 3 (pass)" "$work/skip.log"
 }
-ok "only skipped commits: exit 1, the candidates listed" all_skipped
-ok "  the tree is back where it was" untouched
+t "only skipped commits: exit 1, the candidates listed" all_skipped
+t "  the tree is back where it was" untouched
 interrupted() { # interrupted SIGNAL STATUS: the signal in the middle of a step
 	local pid i
 	rm -f "$work/step.pid"
@@ -173,10 +167,10 @@ os.execvp(sys.argv[1], sys.argv[1:])' env ITE_BUILD="$work/build" ITE_BISECT_STE
 	echo "# the step ($(cat "$work/step.pid")) still runs"
 	return 1
 }
-ok "SIGINT (Ctrl-C) during a step: exit 130, the step stopped" interrupted INT 130
-ok "  the tree is back where it was" untouched
-ok "SIGTERM during a step: exit 143, the step stopped" interrupted TERM 143
-ok "  the tree is back where it was" untouched
+t "SIGINT (Ctrl-C) during a step: exit 130, the step stopped" interrupted INT 130
+t "  the tree is back where it was" untouched
+t "SIGTERM during a step: exit 143, the step stopped" interrupted TERM 143
+t "  the tree is back where it was" untouched
 
 [ "$fast" = 1 ] && exit $((failed > 0))
 
@@ -197,7 +191,7 @@ kg bisect reset >/dev/null 2>&1
 kmain=$(kg for-each-ref --format='%(refname:short)' refs/heads | grep -v '^selftest-' | head -n 1)
 kg checkout -q -f "$kmain" 2>/dev/null
 kg for-each-ref --format='%(refname:short)' 'refs/heads/selftest-*' | xargs -r git -C "$ktree" branch -q -D
-ok "the series as a git tree ($ktree)" test -f "$self/linux.stamp"
+t "the series as a git tree ($ktree)" test -f "$self/linux.stamp"
 khead=$(kg rev-parse HEAD)
 
 # Which commit fixes hung-device-dma: its [patched] section requires
@@ -213,16 +207,16 @@ bisect --tree "$ktree" --broken ite-lab-base --fixed HEAD --scenario hung-device
 status=$?
 echo "# bisect: exit $status in $((SECONDS - start)) s: $(cat "$work/answer")"
 sed 's/^/#   /' "$self/last/log"
-ok "the first fixed commit is 0004 ($fix_subject)" \
+t "the first fixed commit is 0004 ($fix_subject)" \
 	grep -qx "first fixed commit: [0-9a-f]\{40\} $fix_subject" "$work/answer"
 logged() {
 	grep -q "build: ok in .* bzImage sha256 [0-9a-f]\{64\}" "$self/last/log" &&
 		grep -q "run 1/3: fail .*hung-device-dma.legacy" "$self/last/log" &&
 		grep -q "answer: broken (exit 0)" "$self/last/log"
 }
-ok "  the log has every step's build, bzImage sha256, runs and answer" logged
+t "  the log has every step's build, bzImage sha256, runs and answer" logged
 at_tip() { [ "$(kg rev-parse HEAD)" = "$khead" ] && [ ! -e "$ktree/.git/BISECT_START" ] && [ -z "$(kg status --porcelain)" ]; }
-ok "  the tree is back at the series' tip" at_tip
+t "  the tree is back at the series' tip" at_tip
 
 step() { # step DIR [ARG...]: bisect-step.sh on the checked-out commit, results into DIR
 	local dir=$1
@@ -247,7 +241,7 @@ if [ -n "${tested:-}" ]; then
 			grep -q "^step [0-9]*: $docs selftest: a file the build does not read" "$self/last/log" &&
 			grep -q "bzImage identical to the one tested at ${tested:0:12}" "$self/last/log"
 	}
-	ok "a commit that changes no built file: the same bzImage, the verdict of ${tested:0:12} reused" reused
+	t "a commit that changes no built file: the same bzImage, the verdict of ${tested:0:12} reused" reused
 else
 	skip_rest 1 1 "the bisect tested no commit"
 fi
@@ -277,7 +271,7 @@ harness_failed() {
 		grep -q "run 2/2: error (run-tests.sh exit 2): .*run-tests.sh said: run-tests.sh: error: test" "$work/harness-error/log" &&
 		[ ! -s "$work/harness-error/tested" ]
 }
-ok "runs where the harness failed (a cell in error, exit 2): the step answers 125 (skip)" harness_failed
+t "runs where the harness failed (a cell in error, exit 2): the step answers 125 (skip)" harness_failed
 
 # A commit that does not build: skipped.
 kg checkout -q -f -B selftest-broken "$khead"
@@ -288,10 +282,10 @@ step "$work/broken" >/dev/null
 status=$?
 sed 's/^/#   /' "$work/broken/log"
 skipped() { [ "$status" = 125 ] && grep -q "build: FAILED" "$work/broken/log" && grep -q "dmar.c.*error" "$work/broken/log"; }
-ok "a commit that does not build: the step answers 125 (skip)" skipped
+t "a commit that does not build: the step answers 125 (skip)" skipped
 
 kg checkout -q -f "$kmain"
 kg branch -q -D selftest-broken selftest-docs 2>/dev/null
-ok "the tree is back at the series' tip, clean" at_tip
+t "the tree is back at the series' tip, clean" at_tip
 [ "$failed" -eq 0 ] || sed 's/^/# stderr: /' "$work/err" | tail -n 40
 [ "$failed" -eq 0 ]

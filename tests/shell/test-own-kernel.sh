@@ -11,13 +11,7 @@
 set -uo pipefail
 . "$(dirname "$0")/../../scripts/lib/lib.sh"
 
-n=0 failed=0
-t() { # t DESCRIPTION COMMAND...
-	local desc=$1
-	shift
-	n=$((n + 1))
-	if "$@"; then echo "ok $n - $desc"; else echo "not ok $n - $desc"; failed=$((failed + 1)); fi
-}
+. "$ITE_TOP/tests/shell/tap.sh"
 
 work=${ITE_OWN_KERNEL_TEST_DIR:-$(mktemp -d)}
 mkdir -p "$work"

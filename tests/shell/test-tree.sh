@@ -7,13 +7,7 @@ set -uo pipefail
 . "$(dirname "$0")/../../scripts/lib/lib.sh"
 . "$ITE_TOP/scripts/lib/tree.sh"
 
-n=0 failed=0
-t() { # t DESCRIPTION COMMAND...
-	local desc=$1
-	shift
-	n=$((n + 1))
-	if "$@"; then echo "ok $n - $desc"; else echo "not ok $n - $desc"; failed=$((failed + 1)); fi
-}
+. "$ITE_TOP/tests/shell/tap.sh"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
