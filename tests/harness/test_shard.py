@@ -281,48 +281,46 @@ class Merge(unittest.TestCase):
 
     def test_different_plans(self):
         a, b = self.shards(2)
-        with open(os.path.join(b, shard.MANIFEST)) as f:
-            m = json.load(f)
+        m = self.manifest(b)
         m["plan"] = m["plan"][:-1]
-        with open(os.path.join(b, shard.MANIFEST), "w") as f:
-            json.dump(m, f)
+        self.write_manifest(b, m)
         self.refused([a, b], "different plans")
+
+    def manifest(self, d):
+        with open(os.path.join(d, shard.MANIFEST)) as f:
+            return json.load(f)
+
+    def write_manifest(self, d, m):
+        with open(os.path.join(d, shard.MANIFEST), "w") as f:
+            json.dump(m, f)
 
     def test_different_n(self):
         a, b = self.shards(2)
-        with open(os.path.join(b, shard.MANIFEST)) as f:
-            m = json.load(f)
+        m = self.manifest(b)
         m["of"] = 3
-        with open(os.path.join(b, shard.MANIFEST), "w") as f:
-            json.dump(m, f)
+        self.write_manifest(b, m)
         self.refused([a, b], "different plans")
 
     def test_different_builds(self):
         a, b = self.shards(2)
-        with open(os.path.join(b, shard.MANIFEST)) as f:
-            m = json.load(f)
+        m = self.manifest(b)
         m["versions"] = [["qemu", "9.2"]]
-        with open(os.path.join(b, shard.MANIFEST), "w") as f:
-            json.dump(m, f)
+        self.write_manifest(b, m)
         self.refused([a, b], "different builds")
 
     def test_overlap(self):
         """Shards of the same plan split by different cost tables."""
         a, b = self.shards(2)
-        with open(os.path.join(a, shard.MANIFEST)) as f:
-            m = json.load(f)
+        m = self.manifest(a)
         m["cells"].append(self.plan[1])     # shard 2's
-        with open(os.path.join(a, shard.MANIFEST), "w") as f:
-            json.dump(m, f)
+        self.write_manifest(a, m)
         self.refused([a, b], "in two shards")
 
     def test_cell_in_no_shard(self):
         a, b = self.shards(2)
-        with open(os.path.join(b, shard.MANIFEST)) as f:
-            m = json.load(f)
+        m = self.manifest(b)
         m["cells"].remove(self.plan[1])
-        with open(os.path.join(b, shard.MANIFEST), "w") as f:
-            json.dump(m, f)
+        self.write_manifest(b, m)
         self.refused([a, b], "in no shard: %s" % self.plan[1])
 
     def test_unfinished_shard(self):
