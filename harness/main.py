@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 
-from . import (durations, kernels, ktap, report, report_html, rerun, scenario, shard,
+from . import (durations, kernels, report, rerun, run_files, scenario, shard,
                snapshot)
 from .build_layout import check_built, host_tsc_khz, paths_for, versions
 from .machine import qemu_command, shell_quote
@@ -304,7 +304,7 @@ def main(argv=None):
             # More shards than cells: this one did all it had to do.
             tap = "1..0 # SKIP %s" % plan.describe()
             print(tap)
-            with open(os.path.join(results_dir, "results.tap"), "w") as f:
+            with open(os.path.join(results_dir, run_files.TAP_FILE), "w") as f:
                 f.write(tap + "\n")
             return 0
 
@@ -323,28 +323,10 @@ def main(argv=None):
     print("# %d cells in %.0fs with %d jobs" % (len(cells), time.monotonic() - t0, a.jobs),
           file=sys.stderr)
     durations.record(build, results)
-    if a.repeat > 1:
-        lines = report.repeat_lines(results)
-        print("\n".join(lines), file=tap_out)
-        tap += lines
-    findings = report.findings_line(results)
-    if findings:
-        print(findings, file=tap_out)
-        tap.append(findings)
-    closing = report.closing_line(results)
-    print(closing, file=tap_out)
-    tap.append(closing)
-    with open(os.path.join(results_dir, "results.tap"), "w") as f:
-        f.write("\n".join(tap) + "\n")
-    report.write_junit(os.path.join(results_dir, "junit.xml"), results)
-    text = ktap.render(results)
-    with open(os.path.join(results_dir, "results.ktap"), "w") as f:
-        f.write(text)
+    tail = run_files.tap_tail(results)
+    print("\n".join(tail), file=tap_out)
+    vs = versions(build) + [kernels.version(k) for k in chosen_kernels if not k.builtin]
+    text = run_files.write(results_dir, tap + tail, results, vs)
     if a.format == "ktap":
         print(text, end="", flush=True)
-    vs = versions(build) + [kernels.version(k) for k in chosen_kernels if not k.builtin]
-    report.write_markdown(os.path.join(results_dir, "report.md"), results, vs)
-    report_html.write_html(os.path.join(results_dir, "report.html"), results, vs)
-    print("# report: %s (and report.html)" % os.path.join(results_dir, "report.md"),
-          file=sys.stderr)
     return 0 if all(r.met for r in report.gating(results)) else 1

@@ -25,7 +25,7 @@ import os
 import shutil
 import sys
 
-from . import report, report_html, shard, snapshot
+from . import report, run_files, shard, snapshot
 from .runner import RESULT_FILE
 
 MERGED = "merged.json"
@@ -119,7 +119,7 @@ def merge(out, dirs):
     for d, m in shards:
         own = os.path.join(out, SHARDS, str(m["shard"]))
         os.makedirs(own)
-        for name in (shard.MANIFEST, "results.tap"):
+        for name in (shard.MANIFEST, run_files.TAP_FILE):
             if os.path.exists(os.path.join(d, name)):
                 _link_or_copy(os.path.join(d, name), os.path.join(own, name))
         if os.path.isdir(os.path.join(d, snapshot.SNAPSHOTS)):
@@ -141,16 +141,9 @@ def write(out, results, versions):
     tap = ["TAP version 13", "1..%d" % len(results)]
     for n, r in enumerate(results, 1):
         tap += [report.tap_line(n, r)] + report.tap_detail(r)
-    findings = report.findings_line(results)
-    if findings:
-        tap.append(findings)
-    tap.append(report.closing_line(results))
+    tap += run_files.tap_tail(results)
     print("\n".join(tap), flush=True)
-    with open(os.path.join(out, "results.tap"), "w") as f:
-        f.write("\n".join(tap) + "\n")
-    report.write_junit(os.path.join(out, "junit.xml"), results)
-    report.write_markdown(os.path.join(out, "report.md"), results, versions)
-    report_html.write_html(os.path.join(out, "report.html"), results, versions)
+    run_files.write(out, tap, results, versions)
     return tap
 
 
@@ -165,5 +158,4 @@ def main(argv):
         print("merge-results.sh: %s" % e, file=sys.stderr)
         return 2
     write(out, results, versions)
-    print("# report: %s (and report.html)" % os.path.join(out, "report.md"), file=sys.stderr)
     return 0 if all(r.met for r in report.gating(results)) else 1

@@ -12,7 +12,7 @@ import tempfile
 import unittest
 from types import SimpleNamespace
 
-from harness import main, merge, scenario, shard
+from harness import main, merge, run_files, scenario, shard
 from harness.runner import RESULT_FILE, cell_dir
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -245,7 +245,7 @@ class Merge(unittest.TestCase):
             self.assertEqual(os.path.dirname(r.workdir), out)
             self.assertTrue(r.timings["booted_from"].startswith("shards/"), r.timings)
             self.assertTrue(os.path.isdir(os.path.join(out, r.timings["booted_from"])))
-        with open(os.path.join(out, "results.tap")) as f:
+        with open(os.path.join(out, run_files.TAP_FILE)) as f:
             tap = [ln for ln in f.read().splitlines() if ln.startswith(("ok", "not ok"))]
         # TAP in the plan's order, numbered as one run
         self.assertEqual([ln.split(" - ")[1].split(":")[0] for ln in tap],
@@ -253,10 +253,10 @@ class Merge(unittest.TestCase):
                           for c in self.cells])
         self.assertEqual([int(ln.split()[1 if ln.startswith("ok") else 2]) for ln in tap],
                          list(range(1, len(tap) + 1)))
-        for name in ("junit.xml", "report.md", "report.html", merge.MERGED,
-                     "shards/1/" + shard.MANIFEST):
+        for name in (run_files.JUNIT_FILE, run_files.REPORT_MD, run_files.REPORT_HTML,
+                     run_files.KTAP_FILE, merge.MERGED, "shards/1/" + shard.MANIFEST):
             self.assertTrue(os.path.exists(os.path.join(out, name)), name)
-        with open(os.path.join(out, "report.html")) as f:
+        with open(os.path.join(out, run_files.REPORT_HTML)) as f:
             self.assertIn("href='%s/'" % self.plan[0], f.read())
 
     def test_exit_status(self):
