@@ -10,6 +10,7 @@
 #define ITE_AGENT_ARGS_H
 
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,34 @@ static inline bool ats_testdev_path(char *buf, size_t size, const char *bdf,
 		return false;
 	n = snprintf(buf, size, "%s/%s/%s", ATS_TESTDEV_DEBUGFS, bdf, file);
 	return n > 0 && (size_t)n < size;
+}
+
+/*
+ * The value of statistic NAME in the text of an ats-testdev's debugfs
+ * "stats" file (a "name=value" line each), or -1 when the text has no such
+ * line or its value is not a plain decimal number.
+ */
+static inline long long stat_value(const char *text, const char *name)
+{
+	size_t len = strlen(name);
+	const char *line = text;
+	unsigned long long v;
+	char *end;
+
+	while (strncmp(line, name, len) || line[len] != '=') {
+		line = strchr(line, '\n');
+		if (!line)
+			return -1;
+		line++;
+	}
+	line += len + 1;
+	if (*line < '0' || *line > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(line, &end, 10);
+	if (errno || (*end && *end != '\n') || v > (unsigned long long)LLONG_MAX)
+		return -1;
+	return (long long)v;
 }
 
 #endif

@@ -217,6 +217,58 @@ static int cmd_wait_file(unsigned long seq, int argc, char **argv)
 }
 
 /*
+ * wait-inval BDF SECONDS: wait until the ats-testdev at BDF holds an
+ * Invalidate Request it has not answered: its statistics (the driver's
+ * debugfs "stats", read from the device, no lock taken) count more
+ * received than completed. A scenario that pulls a card "during an
+ * invalidation" waits for one instead of guessing how long its workload
+ * takes to start.
+ */
+static int cmd_wait_inval(unsigned long seq, int argc, char **argv)
+{
+	char path[AGENT_PATH_MAX], text[4096];
+	long long received = -1, completed = -1;
+	unsigned long secs;
+	long start = now_ms();
+	ssize_t n;
+	int fd;
+
+	if (argc != 3 || !ats_testdev_path(path, sizeof(path), argv[1], "stats")) {
+		reply(seq, "fail usage: wait-inval BDF SECONDS");
+		return -1;
+	}
+	if (!parse_ulong(argv[2], 1, 3600, &secs)) {
+		reply(seq, "fail wait-inval: SECONDS must be 1..3600");
+		return -1;
+	}
+	do {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			reply(seq, "fail %s: %s", path, strerror(errno));
+			return -1;
+		}
+		n = read(fd, text, sizeof(text) - 1);
+		close(fd);
+		text[n > 0 ? n : 0] = '\0';
+		received = stat_value(text, "inval-received");
+		completed = stat_value(text, "inval-completed");
+		if (received < 0 || completed < 0) {
+			reply(seq, "fail %s: no inval-received and inval-completed in it", path);
+			return -1;
+		}
+		if (received > completed) {
+			reply(seq, "ok after %ldms: inval-received=%lld inval-completed=%lld",
+			      now_ms() - start, received, completed);
+			return 0;
+		}
+		usleep(POLL_MS * 1000);
+	} while (now_ms() - start < (long)secs * 1000);
+	reply(seq, "fail %s: no invalidation outstanding in %lus (inval-received=%lld "
+	      "inval-completed=%lld)", argv[1], secs, received, completed);
+	return -1;
+}
+
+/*
  * load-driver: load the ats-testdev guest driver from where each kernel's
  * initramfs puts it, as "insmod" would. Its init binds it to the devices
  * already present before the command answers, so their debugfs files
@@ -540,6 +592,7 @@ static const struct command {
 	{ "wait-gone", cmd_wait_gone },
 	{ "wait-present", cmd_wait_present },
 	{ "wait-file", cmd_wait_file },
+	{ "wait-inval", cmd_wait_inval },
 	{ "load-driver", cmd_load_driver },
 	{ "ats-run", cmd_ats_run },
 	{ "slot-status", cmd_slot_status },

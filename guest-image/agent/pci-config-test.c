@@ -66,6 +66,19 @@ static void test_args(void)
 	ok(!valid_abs_path("sys/x") && !valid_abs_path("") && !valid_abs_path(longpath),
 	   "relative, empty and too long paths refused");
 
+	ok(stat_value("inval-received=12\ninval-completed=11\n", "inval-received") == 12 &&
+	   stat_value("inval-received=12\ninval-completed=11\n", "inval-completed") == 11 &&
+	   stat_value("atc-hits=0", "atc-hits") == 0,
+	   "a statistic's value, first line, later line and last line without newline");
+	ok(stat_value("inval-received-x=3\n", "inval-received") == -1 &&
+	   stat_value("x-inval-received=3\n", "inval-received") == -1 &&
+	   stat_value("inval-received=\n", "inval-received") == -1 &&
+	   stat_value("inval-received=-1\n", "inval-received") == -1 &&
+	   stat_value("inval-received=5x\n", "inval-received") == -1 &&
+	   stat_value("inval-received=99999999999999999999\n", "inval-received") == -1 &&
+	   stat_value("", "inval-received") == -1,
+	   "no statistic from a longer or shorter name, an empty, signed, suffixed or huge value");
+
 	ok(ats_testdev_path(path, sizeof(path), "0000:01:00.0", "run") &&
 	   !strcmp(path, "/sys/kernel/debug/ats_testdev/0000:01:00.0/run"),
 	   "the run file of a device");
