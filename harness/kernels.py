@@ -19,6 +19,7 @@ import hashlib
 import os
 import re
 import subprocess
+import sys
 from dataclasses import dataclass
 
 from . import scenario
@@ -102,16 +103,17 @@ def builtin(build, name):
 
 def resolve(specs, build, modules="", expect=""):
     """The Kernels of --kernel's values `specs` (each a comma-separated list
-    of built-in names and paths; "all": the built-in ones), in order,
-    without repeats. KernelError for a path that is no kernel, a tree the
-    scenarios cannot run on, or options that apply to none of them."""
+    of built-in names and paths; "all": the built-in ones, the
+    informational ones only when built), in order, without repeats.
+    KernelError for a path that is no kernel, a tree the scenarios cannot
+    run on, or options that apply to none of them."""
     names = []
     for spec in specs:
         for item in spec.split(","):
             item = item.strip()
             if not item:
                 raise KernelError("--kernel=%s: an empty name" % spec)
-            for n in (scenario.KERNELS if item == "all" else (item,)):
+            for n in (_all(build) if item == "all" else (item,)):
                 if n not in names:
                     names.append(n)
     out, labels = [], set()
@@ -139,6 +141,19 @@ def resolve(specs, build, modules="", expect=""):
     if expect and all(k.builtin for k in out):
         raise KernelError("--expect is for a kernel given by --kernel=PATH; the lab's "
                           "own kernels are held to their scenario sections")
+    return out
+
+
+def _all(build):
+    """The lab's own kernels; an informational one (sid) only when built,
+    as its column is not needed for a verdict."""
+    out = []
+    for n in scenario.KERNELS:
+        if n in scenario.INFORMATIONAL and not os.path.exists(builtin(build, n).bzimage):
+            print("# the %s kernel is not built (ninja -C build kernel-%s): its "
+                  "informational column is left out" % (n, n), file=sys.stderr)
+            continue
+        out.append(n)
     return out
 
 

@@ -30,6 +30,7 @@ class Cell(collections.namedtuple("Cell", "scenario mode kernel attempt")):
     def dir(self):
         return cell_dir(self.scenario, self.mode, self.kernel, self.attempt)
 
+
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -248,15 +249,6 @@ def main(argv=None):
     except kernels.KernelError as e:
         print("run-tests.sh: %s" % e, file=sys.stderr)
         return 2
-    if any(item == "all" for spec in a.kernel or ["all"] for item in spec.split(",")):
-        # An informational column runs when its kernel is built.
-        for k in chosen_kernels:
-            if k.builtin and k.informational and not os.path.exists(k.bzimage):
-                print("# the %s kernel is not built (ninja -C build kernel-%s): "
-                      "its informational column is left out" % (k.label, k.label),
-                      file=sys.stderr)
-        chosen_kernels = [k for k in chosen_kernels if not (
-            k.builtin and k.informational and not os.path.exists(k.bzimage))]
     attempts = range(1, a.repeat + 1) if a.repeat > 1 else (0,)
     cells = [Cell(s, m, k, n) for s in chosen for m in s.modes
              if a.mode in ("all", m) for k in chosen_kernels for n in attempts]

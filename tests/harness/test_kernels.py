@@ -59,6 +59,11 @@ class Resolve(unittest.TestCase):
         return str(cm.exception)
 
     def test_builtin_names(self):
+        with contextlib.redirect_stderr(io.StringIO()) as err:
+            self.assertEqual([k.label for k in self.resolve("all")], ["patched", "unpatched"])
+        self.assertIn("the sid kernel is not built", err.getvalue())
+        self.assertEqual([k.label for k in self.resolve("sid")], ["sid"])
+        bzimage(kernels.builtin(self.build, "sid").bzimage)
         ks = self.resolve("all")
         self.assertEqual([k.label for k in ks], list(scenario.KERNELS))
         self.assertEqual([k.label for k in self.resolve("unpatched,patched", "patched")],
