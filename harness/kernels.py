@@ -22,9 +22,8 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from . import scenario
+from . import TOP, scenario
 
-TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REQUIRED_CONFIG = os.path.join(TOP, "guest-image", "kernel-required.config")
 BZIMAGE = os.path.join("arch", "x86", "boot", "bzImage")
 DRIVER_MODULE = "ats_testdev.ko"

@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 
-from . import (durations, kernels, report, rerun, run_files, scenario, shard,
+from . import (TOP, durations, kernels, report, rerun, run_files, scenario, shard,
                snapshot)
 from .build_layout import check_built, host_tsc_khz, paths_for, versions
 from .machine import qemu_command, shell_quote
@@ -31,7 +31,6 @@ class Cell(collections.namedtuple("Cell", "scenario mode kernel attempt")):
         return cell_dir(self.scenario, self.mode, self.kernel, self.attempt)
 
 
-TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def parse_args(argv):

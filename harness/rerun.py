@@ -5,9 +5,9 @@ that cell on the same kernel, QEMU and options. Which kernel it booted
 import os
 import shutil
 
+from . import TOP
 from .machine import shell_quote
 
-TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RERUN_FILE = "rerun.sh"
 SCENARIO_DIR = "scenario"   # in the cell's directory: its scenario file
 
