@@ -58,11 +58,8 @@ def render(results):
         modes = _grouped(cells, lambda r: r.mode)
         lines += _parent(n, name, cells, [_mode(m, mode, mc)
                                           for m, (mode, mc) in enumerate(modes, 1)])
-    # The closing lines, as TAP has them (diagnostic lines).
-    if any(r.attempt for r in results):
-        lines += report.repeat_lines(results)
-    findings = report.findings_line(results)
-    lines += ([findings] if findings else []) + ["# " + report.closing_line(results)]
+    # The closing lines, as TAP has them, each a diagnostic line.
+    lines += [ln if ln.startswith("#") else "# " + ln for ln in report.tap_tail(results)]
     return "\n".join(lines) + "\n"
 
 

@@ -314,7 +314,7 @@ def main(argv=None):
     print("# %d cells in %.0fs with %d jobs" % (len(cells), time.monotonic() - t0, a.jobs),
           file=sys.stderr)
     durations.record(build, results)
-    tail = run_files.tap_tail(results)
+    tail = report.tap_tail(results)
     print("\n".join(tail), file=tap_out)
     vs = versions(build) + [kernels.version(k) for k in chosen_kernels if not k.builtin]
     text = run_files.write(results_dir, tap + tail, results, vs)

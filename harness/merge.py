@@ -141,7 +141,7 @@ def write(out, results, versions):
     tap = ["TAP version 13", "1..%d" % len(results)]
     for n, r in enumerate(results, 1):
         tap += [report.tap_line(n, r)] + report.tap_detail(r)
-    tap += run_files.tap_tail(results)
+    tap += report.tap_tail(results)
     print("\n".join(tap), flush=True)
     run_files.write(out, tap, results, versions)
     return tap

@@ -80,6 +80,15 @@ def closing_line(results):
     return "%d passed, %d failed" % (passed, len(g) - passed)
 
 
+def tap_tail(results):
+    """The TAP lines after the cells' own: with --repeat, each cell's flake
+    rate; the informational column's count (comments); the closing
+    count."""
+    lines = repeat_lines(results) if any(r.attempt for r in results) else []
+    findings = findings_line(results)
+    return lines + ([findings] if findings else []) + [closing_line(results)]
+
+
 def findings_line(results):
     info = [r for r in results if r.informational and r.outcome != "skip"]
     if not info:

@@ -13,14 +13,6 @@ REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
 
 
-def tap_tail(results):
-    """The TAP lines after the cells' own: with --repeat, each cell's flake
-    rate; the informational column's count; the closing count."""
-    lines = report.repeat_lines(results) if any(r.attempt for r in results) else []
-    findings = report.findings_line(results)
-    return lines + ([findings] if findings else []) + [report.closing_line(results)]
-
-
 def write(results_dir, tap, results, versions):
     """Write the run's TAP (the lines `tap`), KTAP, JUnit and reports;
     returns the KTAP text."""
