@@ -45,6 +45,7 @@ under it (report.gating: not informational, not skipped) met its
 expectation, and SKIP when none of its cells ran.
 """
 from . import report
+from .runner import run_suffix
 
 INDENT = "  "
 REASONS_SHOWN = 3   # a failing cell's reasons as diagnostic lines; all are in results.tap
@@ -105,7 +106,7 @@ def _leaf(n, r):
 def _name(r):
     """The cell's kernel, and with --repeat which run, as its directory
     says it."""
-    return _safe(r.kernel + (".r%d" % r.attempt if r.attempt else ""))
+    return _safe(r.kernel + run_suffix(r.attempt))
 
 
 def _why(r):

@@ -208,10 +208,15 @@ COMMAND_FILE = "command.sh"     # the cell's QEMU command, to run it again by ha
 HARNESS_ERROR_FILE = "harness-error.txt"    # the traceback of a bug of the harness's
 
 
+def run_suffix(attempt):
+    """What names a run of a repeated cell (--repeat), after its kernel."""
+    return ".r%d" % attempt if attempt else ""
+
+
 def cell_dir(scenario, mode, kernel, attempt=0):
     """A cell's directory name; `kernel` a kernels.Kernel or its label."""
-    run = ".r%d" % attempt if attempt else ""
-    return "%s.%s.%s%s" % (scenario.name, mode, getattr(kernel, "label", kernel), run)
+    return "%s.%s.%s%s" % (scenario.name, mode, getattr(kernel, "label", kernel),
+                           run_suffix(attempt))
 
 
 def _new_result(scenario, kernel, mode, attempt, results_dir):
