@@ -23,6 +23,7 @@
 #include "qom/object.h"
 #include "exec/memory.h"
 #include "hw/pci/pci_device.h"
+#include "hw/pci/pci_bus.h"
 #include "hw/pci/pcie.h"
 #include "hw/pci/msi.h"
 #include "hw/qdev-properties.h"
@@ -393,15 +394,22 @@ static void atd_inval_timer(void *opaque)
  * An Invalidate Request: stop using the translations it covers at once,
  * then answer it, now, after inval-delay-ms, or never (drop-inval).
  */
-static void atd_ats_invalidate(PCIDevice *pdev, uint64_t addr,
-                               uint64_t addr_mask, uint8_t itag)
+static void atd_ats_invalidate(PCIDevice *pdev, const PCIATSInvalidation *inv)
 {
     ATSTestDevState *s = ATS_TESTDEV(pdev);
-    hwaddr start = addr & ~addr_mask;
+    hwaddr addr_mask = inv->addr_mask;
+    hwaddr start = inv->addr & ~addr_mask;
     hwaddr end = start + addr_mask;
+    uint8_t itag = inv->itag;
     unsigned i, evicted = 0;
 
-    for (i = 0; i < s->atc_size; i++) {
+    /*
+     * The ATC holds translations without a PASID only (its Translation
+     * Requests carry none): a request with a PASID prefix, global or
+     * not, is about translations of PASIDs, and evicts none of them. It
+     * is answered like any other.
+     */
+    for (i = 0; i < s->atc_size && inv->pasid == PCI_NO_PASID; i++) {
         ATSTestDevATCEntry *e = &s->atc[i];
 
         if (e->valid && e->iova <= end && start <= e->iova + e->addr_mask) {
