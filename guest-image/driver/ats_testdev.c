@@ -54,14 +54,14 @@
 #define ATD_CMD_COMPARE		3
 #define ATD_ST_OK		0
 #define ATD_IRQ_DONE		1
-#define ATD_NR_STATS		13
+#define ATD_NR_STATS		14
 #define ATD_PAGES		4	/* per pass: src and dst, 2 pages each */
 
 static const char *const atd_stat_names[ATD_NR_STATS] = {
 	"atc-hits", "atc-misses", "translation-requests", "translation-ur",
 	"untranslated-accesses", "inval-received", "inval-completed",
 	"inval-dropped", "inval-errors", "atc-evictions", "stale-uses",
-	"dma-commands", "dma-errors",
+	"dma-commands", "dma-errors", "hung-dma-accesses",
 };
 
 struct atd {
