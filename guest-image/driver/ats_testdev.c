@@ -15,6 +15,9 @@
  *   pace_ms sleep this long between passes (0, the default, to 1000), so
  *           that a run can span a slow event, such as another device's
  *           removal, without keeping a CPU busy for its whole length
+ *   hold_ms keep each pass's buffers mapped this long after its DMA (0, the
+ *           default, to 1000): the device holds live translations in its
+ *           ATC meanwhile, the moment for the host to hang it (hung-dma)
  *
  * Guarantees: runs are serialised by a mutex; a run stops at the first
  * failed pass and reports it (a surprise-removed device reads all-ones and
@@ -54,14 +57,14 @@
 #define ATD_CMD_COMPARE		3
 #define ATD_ST_OK		0
 #define ATD_IRQ_DONE		1
-#define ATD_NR_STATS		13
+#define ATD_NR_STATS		14
 #define ATD_PAGES		4	/* per pass: src and dst, 2 pages each */
 
 static const char *const atd_stat_names[ATD_NR_STATS] = {
 	"atc-hits", "atc-misses", "translation-requests", "translation-ur",
 	"untranslated-accesses", "inval-received", "inval-completed",
 	"inval-dropped", "inval-errors", "atc-evictions", "stale-uses",
-	"dma-commands", "dma-errors",
+	"dma-commands", "dma-errors", "hung-dma-accesses",
 };
 
 struct atd {
@@ -71,6 +74,7 @@ struct atd {
 	struct mutex lock;	/* serialises runs */
 	bool removing;		/* remove() has started: stop running */
 	u32 pace_ms;		/* sleep between passes */
+	u32 hold_ms;		/* keep a pass's buffers mapped after its DMA */
 	u64 irqs;
 	/* last run */
 	unsigned int passes, ok, errors;
@@ -131,6 +135,8 @@ static int atd_pass(struct atd *atd)
 	atd->last_status = st;
 	if (st != ATD_ST_OK)
 		ret = st == 0xffffffff ? -ENODEV : -EIO;
+	if (READ_ONCE(atd->hold_ms))
+		msleep(READ_ONCE(atd->hold_ms));
 
 	dma_unmap_single(dev, dst_dma, len, DMA_BIDIRECTIONAL);
 out_unmap_src:
@@ -207,6 +213,15 @@ DEFINE_SHOW_ATTRIBUTE(atd_result);
 
 #define ATD_MAX_PACE_MS		1000
 
+/* Bounded, so that remove() never waits long for a run to notice it. */
+static int atd_ms_set(u32 *ms, u64 val)
+{
+	if (val > ATD_MAX_PACE_MS)
+		return -EINVAL;
+	WRITE_ONCE(*ms, val);
+	return 0;
+}
+
 static int atd_pace_get(void *data, u64 *val)
 {
 	struct atd *atd = data;
@@ -215,17 +230,29 @@ static int atd_pace_get(void *data, u64 *val)
 	return 0;
 }
 
-/* Bounded, so that remove() never waits long for a run to notice it. */
 static int atd_pace_set(void *data, u64 val)
 {
 	struct atd *atd = data;
 
-	if (val > ATD_MAX_PACE_MS)
-		return -EINVAL;
-	WRITE_ONCE(atd->pace_ms, val);
-	return 0;
+	return atd_ms_set(&atd->pace_ms, val);
 }
 DEFINE_DEBUGFS_ATTRIBUTE(atd_pace_fops, atd_pace_get, atd_pace_set, "%llu\n");
+
+static int atd_hold_get(void *data, u64 *val)
+{
+	struct atd *atd = data;
+
+	*val = READ_ONCE(atd->hold_ms);
+	return 0;
+}
+
+static int atd_hold_set(void *data, u64 val)
+{
+	struct atd *atd = data;
+
+	return atd_ms_set(&atd->hold_ms, val);
+}
+DEFINE_DEBUGFS_ATTRIBUTE(atd_hold_fops, atd_hold_get, atd_hold_set, "%llu\n");
 
 static int atd_stats_show(struct seq_file *m, void *v)
 {
@@ -294,6 +321,8 @@ static int atd_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	debugfs_create_file("stats", 0400, atd->dir, atd, &atd_stats_fops);
 	debugfs_create_file_unsafe("pace_ms", 0600, atd->dir, atd,
 				   &atd_pace_fops);
+	debugfs_create_file_unsafe("hold_ms", 0600, atd->dir, atd,
+				   &atd_hold_fops);
 	pci_info(pdev, "ats-testdev bound, ATS %s\n",
 		 pci_ats_supported(pdev) ? "supported" : "not supported");
 	return 0;

@@ -36,6 +36,7 @@ OBJECT_DECLARE_SIMPLE_TYPE(ATSTestDevState, ATS_TESTDEV)
 #define ATD_MSI_OFFSET      0x50
 #define ATD_PCIE_OFFSET     0x80
 #define ATD_ATC_SIZE_MAX    1024
+#define ATD_HUNG_INTERVAL_MAX_MS 60000
 
 typedef struct ATSTestDevATCEntry {
     bool valid;
@@ -82,9 +83,20 @@ struct ATSTestDevState {
     bool drop_inval;
     bool inval_error;
     bool verify_atc;
+    bool hung_dma;
+    uint32_t hung_dma_interval_ms;
 
     QTAILQ_HEAD(, ATSTestDevInval) delayed;
     QEMUTimer *inval_timer;
+
+    /* The last DMA command, which a hung engine repeats (hung-dma) */
+    uint32_t last_cmd;              /* 0: none since reset */
+    uint64_t last_src;
+    uint64_t last_dst;
+    uint32_t last_len;
+    uint32_t last_pattern;
+    bool in_hung_run;
+    QEMUTimer *hung_timer;
 };
 
 static bool atd_ats_enabled(ATSTestDevState *s)
@@ -171,15 +183,31 @@ static ATSTestDevATCEntry *atd_atc_insert(ATSTestDevState *s,
     return victim;
 }
 
-/* An ATS Translation Request, answered by the vIOMMU. */
+/*
+ * An ATS Translation Request for the page at @iova, answered by the
+ * vIOMMU; one that does not implement them is asked through the device's
+ * IOMMU address space instead. perm is IOMMU_NONE when refused.
+ */
 static IOMMUTLBEntry atd_translation_request(ATSTestDevState *s, hwaddr iova,
                                              bool is_write)
 {
-    AddressSpace *as = pci_device_iommu_address_space(PCI_DEVICE(s));
+    IOMMUTLBEntry t = { .perm = IOMMU_NONE };
+    uint32_t errors;
+    ssize_t n;
 
-    RCU_READ_LOCK_GUARD();
-    return address_space_get_iotlb_entry(as, iova, is_write,
-                                         MEMTXATTRS_UNSPECIFIED);
+    n = pci_ats_request_translation(PCI_DEVICE(s), PCI_NO_PASID, false, false,
+                                    iova, 1, !is_write, &t, 1, &errors);
+    if (n == -ENODEV) {
+        AddressSpace *as = pci_device_iommu_address_space(PCI_DEVICE(s));
+
+        RCU_READ_LOCK_GUARD();
+        return address_space_get_iotlb_entry(as, iova, is_write,
+                                             MEMTXATTRS_UNSPECIFIED);
+    }
+    if (n != 1) {
+        t.perm = IOMMU_NONE;
+    }
+    return t;
 }
 
 /*
@@ -216,17 +244,10 @@ static uint32_t atd_translate(ATSTestDevState *s, hwaddr iova, bool is_write,
     e = atd_atc_lookup(s, iova, need);
     if (e) {
         s->stats[ATD_STAT_ATC_HITS]++;
-        if (s->verify_atc) {
-            t = atd_translation_request(s, iova, is_write);
-            hwaddr cached = e->translated + (iova & e->addr_mask);
-            hwaddr now = (t.translated_addr & ~t.addr_mask) +
-                         (iova & t.addr_mask);
-
-            if (!(t.perm & need) || now != cached) {
-                s->stats[ATD_STAT_STALE_USES]++;
-                trace_ats_testdev_stale_use(iova, cached, now);
-            }
-        }
+    } else if (s->hung_dma) {
+        /* A hung device sends no more Translation Requests */
+        s->stats[ATD_STAT_ATC_MISSES]++;
+        return ATD_ST_TRANSLATION;
     } else {
         s->stats[ATD_STAT_ATC_MISSES]++;
         s->stats[ATD_STAT_TRANSLATION_REQS]++;
@@ -242,9 +263,29 @@ static uint32_t atd_translate(ATSTestDevState *s, hwaddr iova, bool is_write,
         e = atd_atc_insert(s, &t);
     }
     e->last_use = ++s->atc_clock;
-    trace_ats_testdev_atc_use(iova, e->translated + (iova & e->addr_mask));
     *as = e->target_as;
     *addr = e->translated + (iova & e->addr_mask);
+    trace_ats_testdev_atc_use(iova, *addr);
+
+    /*
+     * Every translated request is reported to the vIOMMU, which may block
+     * it and says, without side effects, whether its tables still agree.
+     */
+    switch (pci_ats_translated_access(PCI_DEVICE(s), PCI_NO_PASID, iova, *addr,
+                                      is_write)) {
+    case PCI_ATS_ACCESS_BLOCKED:
+        s->stats[ATD_STAT_TRANSLATION_UR]++;
+        trace_ats_testdev_translation_ur(iova, 0);
+        return ATD_ST_TRANSLATION;
+    case PCI_ATS_ACCESS_STALE:
+        if (s->verify_atc) {
+            s->stats[ATD_STAT_STALE_USES]++;
+            trace_ats_testdev_stale_use(iova, *addr);
+        }
+        break;
+    default:
+        break;
+    }
     return ATD_ST_OK;
 }
 
@@ -268,6 +309,9 @@ static uint32_t atd_dma(ATSTestDevState *s, hwaddr iova, uint8_t *buf,
             s->fault_addr = iova;
             return st;
         }
+        if (s->in_hung_run) {
+            s->stats[ATD_STAT_HUNG_DMA_ACCESSES]++;
+        }
         iova += chunk;
         buf += chunk;
         len -= chunk;
@@ -275,7 +319,9 @@ static uint32_t atd_dma(ATSTestDevState *s, hwaddr iova, uint8_t *buf,
     return ATD_ST_OK;
 }
 
-static uint32_t atd_run(ATSTestDevState *s, uint32_t cmd)
+/* Run DMA command @cmd with the command registers' values. */
+static uint32_t atd_run(ATSTestDevState *s, uint32_t cmd, uint64_t src,
+                        uint64_t dst, uint32_t len, uint32_t pattern)
 {
     g_autofree uint8_t *a = NULL;
     g_autofree uint8_t *b = NULL;
@@ -284,10 +330,10 @@ static uint32_t atd_run(ATSTestDevState *s, uint32_t cmd)
     if (cmd < ATD_CMD_COPY || cmd > ATD_CMD_COMPARE) {
         return ATD_ST_BAD_CMD;
     }
-    if (s->len == 0 || s->len > ATS_TESTDEV_MAX_LEN) {
+    if (len == 0 || len > ATS_TESTDEV_MAX_LEN) {
         return ATD_ST_BAD_LEN;
     }
-    if (s->src + s->len < s->src || s->dst + s->len < s->dst) {
+    if (src + len < src || dst + len < dst) {
         return ATD_ST_BAD_ADDR;
     }
     /* Translated requests bypass bus_master_as: check the gate here. */
@@ -296,32 +342,64 @@ static uint32_t atd_run(ATSTestDevState *s, uint32_t cmd)
         return ATD_ST_NO_MASTER;
     }
 
-    a = g_malloc(s->len);
+    a = g_malloc(len);
     switch (cmd) {
     case ATD_CMD_COPY:
-        st = atd_dma(s, s->src, a, s->len, false);
-        return st ? st : atd_dma(s, s->dst, a, s->len, true);
+        st = atd_dma(s, src, a, len, false);
+        return st ? st : atd_dma(s, dst, a, len, true);
     case ATD_CMD_FILL:
-        for (i = 0; i < s->len; i++) {
-            a[i] = s->pattern >> (8 * (i & 3));
+        for (i = 0; i < len; i++) {
+            a[i] = pattern >> (8 * (i & 3));
         }
-        return atd_dma(s, s->dst, a, s->len, true);
+        return atd_dma(s, dst, a, len, true);
     default: /* ATD_CMD_COMPARE */
-        b = g_malloc(s->len);
-        st = atd_dma(s, s->src, a, s->len, false);
-        st = st ? st : atd_dma(s, s->dst, b, s->len, false);
+        b = g_malloc(len);
+        st = atd_dma(s, src, a, len, false);
+        st = st ? st : atd_dma(s, dst, b, len, false);
         if (st) {
             return st;
         }
-        for (i = 0; i < s->len && a[i] == b[i]; i++) {
+        for (i = 0; i < len && a[i] == b[i]; i++) {
             /* find the first difference */
         }
-        if (i < s->len) {
-            s->fault_addr = s->dst + i;
+        if (i < len) {
+            s->fault_addr = dst + i;
             return ATD_ST_MISMATCH;
         }
         return ATD_ST_OK;
     }
+}
+
+/* ---- The hung engine (hung-dma) ---- */
+
+static void atd_hung_arm(ATSTestDevState *s)
+{
+    if (s->hung_dma && s->last_cmd) {
+        timer_mod(s->hung_timer, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
+                                 s->hung_dma_interval_ms * SCALE_MS);
+    } else {
+        timer_del(s->hung_timer);
+    }
+}
+
+/*
+ * A hung device's engine repeats its last command through its ATC: no
+ * status, no interrupt, only memory accesses (hung-dma-accesses).
+ */
+static void atd_hung_timer(void *opaque)
+{
+    ATSTestDevState *s = opaque;
+    uint32_t st;
+
+    if (!s->hung_dma || !s->last_cmd) {
+        return;
+    }
+    s->in_hung_run = true;
+    st = atd_run(s, s->last_cmd, s->last_src, s->last_dst, s->last_len,
+                 s->last_pattern);
+    s->in_hung_run = false;
+    trace_ats_testdev_hung_dma(s->last_cmd, st);
+    atd_hung_arm(s);
 }
 
 static void atd_doorbell(ATSTestDevState *s, uint32_t cmd)
@@ -337,7 +415,17 @@ static void atd_doorbell(ATSTestDevState *s, uint32_t cmd)
         s->status = ATD_ST_OK;
         break;
     default:
-        s->status = atd_run(s, cmd);
+        s->status = atd_run(s, cmd, s->src, s->dst, s->len, s->pattern);
+        if (cmd >= ATD_CMD_COPY && cmd <= ATD_CMD_COMPARE) {
+            s->last_cmd = cmd;
+            s->last_src = s->src;
+            s->last_dst = s->dst;
+            s->last_len = s->len;
+            s->last_pattern = s->pattern;
+            if (!timer_pending(s->hung_timer)) {
+                atd_hung_arm(s);
+            }
+        }
         s->stats[s->status ? ATD_STAT_DMA_ERRORS : ATD_STAT_DMA_COMMANDS]++;
         if (s->status == ATD_ST_BAD_CMD || s->status == ATD_ST_BAD_LEN ||
             s->status == ATD_ST_BAD_ADDR) {
@@ -402,6 +490,14 @@ static void atd_ats_invalidate(PCIDevice *pdev, const PCIATSInvalidation *inv)
     hwaddr end = start + addr_mask;
     uint8_t itag = inv->itag;
     unsigned i, evicted = 0;
+
+    if (s->hung_dma) {
+        /* Hung: the request is neither acted on nor answered */
+        s->stats[ATD_STAT_INVAL_RECEIVED]++;
+        s->stats[ATD_STAT_INVAL_DROPPED]++;
+        trace_ats_testdev_inval_dropped(start, addr_mask, itag);
+        return;
+    }
 
     /*
      * The ATC holds translations without a PASID only (its Translation
@@ -561,7 +657,7 @@ static const MemoryRegionOps atd_mmio_ops = {
     },
 };
 
-/* Disabling ATS in config space invalidates the whole ATC. */
+/* Disabling ATS in config space (or an FLR) invalidates the whole ATC. */
 static void atd_write_config(PCIDevice *pdev, uint32_t addr, uint32_t val,
                              int len)
 {
@@ -570,6 +666,8 @@ static void atd_write_config(PCIDevice *pdev, uint32_t addr, uint32_t val,
 
     pci_default_write_config(pdev, addr, val, len);
     msi_write_config(pdev, addr, val, len);
+    /* Initiate Function Level Reset: atd_reset(), then config space */
+    pcie_cap_flr_write_config(pdev, addr, val, len);
     if (was_enabled != atd_ats_enabled(s)) {
         trace_ats_testdev_ats_enable(!was_enabled);
         if (was_enabled) {
@@ -591,18 +689,34 @@ static void atd_drop_delayed(ATSTestDevState *s)
     }
 }
 
+/*
+ * Conventional reset and Function Level Reset: the registers, the ATC, the
+ * owed Invalidate Completions (dropped: never sent) and the last command
+ * of a hung engine; ATS Control as config space resets. An FLR keeps the
+ * statistics, which are the lab's record rather than the function's, and
+ * the knobs (hung-dma included), which are the lab's settings.
+ */
 static void atd_reset(DeviceState *dev)
 {
     ATSTestDevState *s = ATS_TESTDEV(dev);
+    PCIDevice *pdev = PCI_DEVICE(s);
+    bool flr = pci_get_word(pdev->config + pdev->exp.exp_cap +
+                            PCI_EXP_DEVCTL) & PCI_EXP_DEVCTL_BCR_FLR;
 
+    trace_ats_testdev_reset(flr);
     s->status = ATD_ST_IDLE;
     s->src = s->dst = 0;
     s->len = s->pattern = 0;
     s->irq_status = s->irq_enable = 0;
     s->fault_addr = 0;
-    memset(s->stats, 0, sizeof(s->stats));
+    if (!flr) {
+        memset(s->stats, 0, sizeof(s->stats));
+    }
     atd_atc_flush(s);
     atd_drop_delayed(s);
+    s->last_cmd = 0;
+    timer_del(s->hung_timer);
+    pci_set_word(pdev->config + pdev->exp.ats_cap + PCI_ATS_CTRL, 0);
 }
 
 static void atd_realize(PCIDevice *pdev, Error **errp)
@@ -623,6 +737,7 @@ static void atd_realize(PCIDevice *pdev, Error **errp)
         msi_uninit(pdev);
         return;
     }
+    pcie_cap_flr_init(pdev);
     pcie_ats_init(pdev, ATS_TESTDEV_ATS_OFFSET, true);
 
     memory_region_init_io(&s->mmio, OBJECT(s), &atd_mmio_ops, s,
@@ -632,6 +747,7 @@ static void atd_realize(PCIDevice *pdev, Error **errp)
     s->atc = g_new0(ATSTestDevATCEntry, s->atc_size);
     QTAILQ_INIT(&s->delayed);
     s->inval_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, atd_inval_timer, s);
+    s->hung_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, atd_hung_timer, s);
 }
 
 static void atd_exit(PCIDevice *pdev)
@@ -640,6 +756,7 @@ static void atd_exit(PCIDevice *pdev)
 
     atd_drop_delayed(s);
     timer_free(s->inval_timer);
+    timer_free(s->hung_timer);
     g_free(s->atc);
     pcie_cap_exit(pdev);
     msi_uninit(pdev);
@@ -667,6 +784,7 @@ static const char *const atd_stat_names[ATD_STAT_COUNT] = {
     [ATD_STAT_STALE_USES] = "stale-uses",
     [ATD_STAT_DMA_COMMANDS] = "dma-commands",
     [ATD_STAT_DMA_ERRORS] = "dma-errors",
+    [ATD_STAT_HUNG_DMA_ACCESSES] = "hung-dma-accesses",
 };
 
 static bool atd_get_drop_inval(Object *obj, Error **errp)
@@ -699,6 +817,45 @@ static void atd_set_verify_atc(Object *obj, bool value, Error **errp)
     ATS_TESTDEV(obj)->verify_atc = value;
 }
 
+static bool atd_get_hung_dma(Object *obj, Error **errp)
+{
+    return ATS_TESTDEV(obj)->hung_dma;
+}
+
+/* The engine starts repeating (or stops) at once. */
+static void atd_set_hung_dma(Object *obj, bool value, Error **errp)
+{
+    ATSTestDevState *s = ATS_TESTDEV(obj);
+
+    s->hung_dma = value;
+    if (s->hung_timer) {
+        atd_hung_arm(s);
+    }
+}
+
+static void atd_get_hung_interval(Object *obj, Visitor *v, const char *name,
+                                  void *opaque, Error **errp)
+{
+    visit_type_uint32(v, name, &ATS_TESTDEV(obj)->hung_dma_interval_ms, errp);
+}
+
+static void atd_set_hung_interval(Object *obj, Visitor *v, const char *name,
+                                  void *opaque, Error **errp)
+{
+    ATSTestDevState *s = ATS_TESTDEV(obj);
+    uint32_t value;
+
+    if (!visit_type_uint32(v, name, &value, errp)) {
+        return;
+    }
+    if (value < 1 || value > ATD_HUNG_INTERVAL_MAX_MS) {
+        error_setg(errp, "hung-dma-interval-ms must be between 1 and %d, "
+                   "not %u", ATD_HUNG_INTERVAL_MAX_MS, value);
+        return;
+    }
+    s->hung_dma_interval_ms = value;
+}
+
 static void atd_instance_init(Object *obj)
 {
     ATSTestDevState *s = ATS_TESTDEV(obj);
@@ -714,12 +871,46 @@ static void atd_instance_init(Object *obj)
                              atd_set_inval_error);
     object_property_add_bool(obj, "verify-atc", atd_get_verify_atc,
                              atd_set_verify_atc);
+    s->hung_dma_interval_ms = 10;
+    object_property_add_bool(obj, "hung-dma", atd_get_hung_dma,
+                             atd_set_hung_dma);
+    object_property_add(obj, "hung-dma-interval-ms", "uint32",
+                        atd_get_hung_interval, atd_set_hung_interval, NULL,
+                        NULL);
     /* Statistics, read-only, also in BAR0. */
     for (i = 0; i < ATD_STAT_COUNT; i++) {
         object_property_add(obj, atd_stat_names[i], "uint64", atd_get_stat,
                             NULL, NULL, &s->stats[i]);
     }
 }
+
+static bool atd_hung_needed(void *opaque)
+{
+    ATSTestDevState *s = opaque;
+
+    return s->last_cmd || s->stats[ATD_STAT_HUNG_DMA_ACCESSES];
+}
+
+/*
+ * The last command, which a hung engine repeats, and the statistic that
+ * came with it. Knobs are not migrated: set them on the destination (a
+ * hung-dma engine resumes when hung-dma is set there).
+ */
+static const VMStateDescription atd_vmstate_hung = {
+    .name = TYPE_ATS_TESTDEV "/hung-dma",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = atd_hung_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(last_cmd, ATSTestDevState),
+        VMSTATE_UINT64(last_src, ATSTestDevState),
+        VMSTATE_UINT64(last_dst, ATSTestDevState),
+        VMSTATE_UINT32(last_len, ATSTestDevState),
+        VMSTATE_UINT32(last_pattern, ATSTestDevState),
+        VMSTATE_UINT64(stats[ATD_STAT_HUNG_DMA_ACCESSES], ATSTestDevState),
+        VMSTATE_END_OF_LIST()
+    },
+};
 
 static const VMStateDescription atd_vmstate = {
     .name = TYPE_ATS_TESTDEV,
@@ -735,12 +926,18 @@ static const VMStateDescription atd_vmstate = {
         VMSTATE_UINT32(irq_status, ATSTestDevState),
         VMSTATE_UINT32(irq_enable, ATSTestDevState),
         VMSTATE_UINT64(fault_addr, ATSTestDevState),
-        VMSTATE_UINT64_ARRAY(stats, ATSTestDevState, ATD_STAT_COUNT),
+        /* The statistics version 1 had; the newer ones in subsections */
+        VMSTATE_UINT64_SUB_ARRAY(stats, ATSTestDevState, 0,
+                                 ATD_STAT_HUNG_DMA_ACCESSES),
         /*
          * The ATC is not migrated: a device may drop cached translations
          * at any time, and the destination starts with an empty one.
          */
         VMSTATE_END_OF_LIST()
+    },
+    .subsections = (const VMStateDescription * const []) {
+        &atd_vmstate_hung,
+        NULL
     },
 };
 

@@ -2,13 +2,16 @@
  * QTest for the ATS test endpoint behind intel-iommu (no guest).
  *
  * The test builds legacy-mode VT-d tables itself (root, context with
- * translation type "device-TLB", a 4-level second-level page table), turns
- * on queued invalidation and translation, and then drives the endpoint's
- * DMA engine and the invalidation queue directly: ATC fill/hit/evict, the
- * completion knobs, bad guest input, and intel-iommu's handling of the
- * completions: a wait descriptor blocked behind a slow device, the
- * Invalidation Time-out Error (ITE) and the Invalidation Completion Error
- * (ICE), with their IQERCD records.
+ * translation type "device-TLB", a 4-level second-level page table), or
+ * scalable-mode ones (context with DTE, a PASID directory and table whose
+ * RID2PASID entry points at the same second-level table), turns on queued
+ * invalidation and translation, and then drives the endpoint's DMA engine
+ * and the invalidation queue directly: ATC fill/hit/evict, the completion
+ * knobs, bad guest input, and intel-iommu's handling of the completions: a
+ * wait descriptor blocked behind a slow device, the Invalidation Time-out
+ * Error (ITE) and the Invalidation Completion Error (ICE), with their
+ * IQERCD records; the hung-dma engine, Function Level Reset, and the
+ * fence check (intel-iommu's fence-violations).
  *
  * Copyright (c) 2026 ite-lab
  *
@@ -38,11 +41,15 @@
 #define SL_L1           0x105000ULL
 #define INV_QUEUE       0x106000ULL     /* 256 descriptors of 16 bytes */
 #define WAIT_STATUS     0x107000ULL
+#define PASID_DIR       0x108000ULL     /* scalable mode only */
+#define PASID_TABLE     0x109000ULL
 #define DATA_PHYS       0x200000ULL     /* IOVA_BASE + n maps here + n */
 #define IOVA_BASE       0x40000000ULL
 #define MAPPED_PAGES    16
 
 #define SL_RW           3ULL            /* read | write */
+#define ATD_PCIE_DEVCTL (0x80 + PCI_EXP_DEVCTL) /* ats-testdev's PCIe cap */
+#define ATD_PCIE_DEVCAP (0x80 + PCI_EXP_DEVCAP)
 
 typedef struct Env {
     QTestState *qts;
@@ -50,6 +57,7 @@ typedef struct Env {
     QPCIDevice *dev;
     QPCIBar bar;
     uint32_t iq_tail;
+    bool scalable;
 } Env;
 
 static uint64_t ecam(uint16_t off)
@@ -101,15 +109,26 @@ static void qom_set_uint(Env *e, const char *prop, unsigned val)
         " 'property': %s, 'value': %u}}", prop, val);
 }
 
-static uint64_t qom_get_uint(Env *e, const char *prop)
+static uint64_t qom_get_path(Env *e, const char *path, const char *prop)
 {
     QDict *rsp = qtest_qmp(e->qts,
-        "{'execute': 'qom-get', 'arguments': {'path': '/machine/peripheral/dut',"
-        " 'property': %s}}", prop);
+        "{'execute': 'qom-get', 'arguments': {'path': %s, 'property': %s}}",
+        path, prop);
     uint64_t val = qdict_get_int(rsp, "return");
 
     qobject_unref(rsp);
     return val;
+}
+
+static uint64_t qom_get_uint(Env *e, const char *prop)
+{
+    return qom_get_path(e, "/machine/peripheral/dut", prop);
+}
+
+/* intel-iommu's fence-violations */
+static uint64_t fence(Env *e)
+{
+    return qom_get_path(e, "/machine/peripheral/iommu", "fence-violations");
 }
 
 static void sl_map(Env *e, uint64_t iova, uint64_t phys)
@@ -167,6 +186,19 @@ static bool wait_done(Env *e, uint32_t token)
     return qtest_readl(e->qts, WAIT_STATUS) == token;
 }
 
+/*
+ * Flush the IOMMU's IOTLB after an unmap, as a driver does. Scalable mode
+ * would need a PASID-based descriptor, which is 256 bits wide: its tests
+ * use 128-bit descriptors and do without (the fence check walks the tables
+ * and does not look at the IOTLB).
+ */
+static void iotlb_flush(Env *e)
+{
+    if (!e->scalable) {
+        iq_submit(e, VTD_INV_DESC_IOTLB | VTD_INV_DESC_IOTLB_GLOBAL, 0);
+    }
+}
+
 /* A device-TLB invalidation of the 4 KiB page at @iova, then a wait. */
 static void invalidate_dev_tlb(Env *e, uint64_t iova)
 {
@@ -189,20 +221,45 @@ static void step_ms(Env *e, unsigned ms)
     qtest_clock_step(e->qts, ms * 1000 * 1000LL);
 }
 
-/* Legacy-mode tables: bus 0 devfn DUT -> device-TLB translation type. */
+/* The context entry's word that enables the device TLB, and its value. */
+static uint64_t ctx_ats_word(Env *e)
+{
+    return CTX_TABLE + (e->scalable ? 32 : 16) * DUT_DEVFN;
+}
+
+static uint64_t ctx_ats_value(Env *e, bool ats)
+{
+    if (e->scalable) {
+        return PASID_DIR | (ats ? VTD_SM_CONTEXT_ENTRY_DTE : 0) | 1;
+    }
+    return SL_L4 | (ats ? VTD_CONTEXT_TT_DEV_IOTLB : 0) | 1;
+}
+
+/*
+ * Tables for bus 0 devfn DUT with the device TLB enabled: legacy mode
+ * (translation type device-TLB), or scalable mode (DTE; RID2PASID 0 whose
+ * PASID entry is second-stage with the same table).
+ */
 static void vtd_setup(Env *e)
 {
     QTestState *qts = e->qts;
     uint64_t p;
 
-    for (p = ROOT_TABLE; p < WAIT_STATUS + 0x1000; p += 8) {
+    for (p = ROOT_TABLE; p < PASID_TABLE + 0x1000; p += 8) {
         qtest_writeq(qts, p, 0);
     }
     qtest_writeq(qts, ROOT_TABLE, CTX_TABLE | 1);
-    qtest_writeq(qts, CTX_TABLE + 16 * DUT_DEVFN,
-                 SL_L4 | VTD_CONTEXT_TT_DEV_IOTLB | 1);
-    /* AW=2: 48-bit, 4-level; domain 1 */
-    qtest_writeq(qts, CTX_TABLE + 16 * DUT_DEVFN + 8, 2 | (1 << 8));
+    qtest_writeq(qts, ctx_ats_word(e), ctx_ats_value(e, true));
+    if (e->scalable) {
+        qtest_writeq(qts, PASID_DIR, PASID_TABLE | 1);
+        /* AW=2: 4-level; PGTT second-stage; domain 1 */
+        qtest_writeq(qts, PASID_TABLE, SL_L4 | (2 << 2) |
+                     VTD_SM_PASID_ENTRY_SLT | VTD_PASID_ENTRY_P);
+        qtest_writeq(qts, PASID_TABLE + 8, 1);
+    } else {
+        /* AW=2: 48-bit, 4-level; domain 1 */
+        qtest_writeq(qts, CTX_TABLE + 16 * DUT_DEVFN + 8, 2 | (1 << 8));
+    }
     qtest_writeq(qts, SL_L4 + 8 * ((IOVA_BASE >> 39) & 0x1ff), SL_L3 | SL_RW);
     qtest_writeq(qts, SL_L3 + 8 * ((IOVA_BASE >> 30) & 0x1ff), SL_L2 | SL_RW);
     qtest_writeq(qts, SL_L2 + 8 * ((IOVA_BASE >> 21) & 0x1ff), SL_L1 | SL_RW);
@@ -210,7 +267,8 @@ static void vtd_setup(Env *e)
         sl_map(e, IOVA_BASE + p * 0x1000, DATA_PHYS + p * 0x1000);
     }
 
-    qtest_writeq(qts, IOMMU_BASE + DMAR_RTADDR_REG, ROOT_TABLE);
+    qtest_writeq(qts, IOMMU_BASE + DMAR_RTADDR_REG,
+                 ROOT_TABLE | (e->scalable ? VTD_RTADDR_SMT : 0));
     vtd_write_gcmd(e, VTD_GCMD_SRTP, VTD_GSTS_RTPS);
     qtest_writeq(qts, IOMMU_BASE + DMAR_IQA_REG, INV_QUEUE);
     vtd_write_gcmd(e, VTD_GCMD_QIE, VTD_GSTS_QIES);
@@ -223,10 +281,12 @@ static Env *env_start_opts(const char *iommu)
     Env *e = g_new0(Env, 1);
     g_autofree QPCIDevice *mch = NULL;
     g_autofree char *iommu_arg =
-        iommu ? g_strdup_printf("-device intel-iommu,device-iotlb=on%s", iommu)
+        iommu ? g_strdup_printf("-device intel-iommu,id=iommu,"
+                                "device-iotlb=on%s", iommu)
               : g_strdup("");
     bool with_iommu = iommu;
 
+    e->scalable = iommu && strstr(iommu, "x-scalable-mode=on");
     e->qts = qtest_initf("-M q35 %s "
                          "-device ats-testdev,id=dut,addr=0x4 "
                          "-device pcie-root-port,id=rp0,bus=pcie.0,chassis=1",
@@ -386,16 +446,14 @@ static void fill_two(Env *e)
 static void test_ats_refused(void)
 {
     Env *e = env_start(true);
-    uint64_t ctx = CTX_TABLE + 16 * DUT_DEVFN;
-
     fill_two(e);
-    qtest_writeq(e->qts, ctx, SL_L4 | 1);
+    qtest_writeq(e->qts, ctx_ats_word(e), ctx_ats_value(e, false));
     g_assert_cmphex(run_cmd(e, ATD_CMD_COMPARE, IOVA_BASE, IOVA_BASE + 0x1000,
                             16), ==, ATD_ST_TRANSLATION);
     g_assert_cmpuint(atd_stat(e, ATD_STAT_TRANSLATION_UR), ==, 1);
     g_assert_cmpuint(atd_stat(e, ATD_STAT_ATC_HITS), ==, 0);
 
-    qtest_writeq(e->qts, ctx, SL_L4 | VTD_CONTEXT_TT_DEV_IOTLB | 1);
+    qtest_writeq(e->qts, ctx_ats_word(e), ctx_ats_value(e, true));
     g_assert_cmphex(run_cmd(e, ATD_CMD_COMPARE, IOVA_BASE, IOVA_BASE + 0x1000,
                             16), ==, ATD_ST_OK);
     g_assert_cmpuint(atd_stat(e, ATD_STAT_ATC_HITS), ==, 2);
@@ -506,7 +564,8 @@ static void test_ite_timeout(void)
     g_assert_cmphex(fsts(e), ==, 0);
     step_ms(e, 2);
     g_assert_cmphex(fsts(e), ==, VTD_FSTS_ITE);
-    g_assert_cmphex(iqer(e) & VTD_IQER_ITESID_MASK, ==, VTD_IQER_ITESID(DUT_SID));
+    g_assert_cmphex(iqer(e) & VTD_IQER_ITESID_MASK, ==,
+                    VTD_IQER_ITESID(DUT_SID));
     g_assert(!wait_done(e, token));
     g_assert_cmphex(qtest_readl(e->qts, IOMMU_BASE + DMAR_FECTL_REG) &
                     VTD_FECTL_IP, ==, VTD_FECTL_IP);
@@ -561,7 +620,8 @@ static void test_ice(void)
     submit_dev_tlb_inv(e, DUT_SID, IOVA_BASE);
     submit_wait(e);
     g_assert_cmphex(fsts(e), ==, VTD_FSTS_ICE);
-    g_assert_cmphex(iqer(e) & VTD_IQER_ICESID_MASK, ==, VTD_IQER_ICESID(DUT_SID));
+    g_assert_cmphex(iqer(e) & VTD_IQER_ICESID_MASK, ==,
+                    VTD_IQER_ICESID(DUT_SID));
     step_ms(e, 101);
     g_assert_cmphex(fsts(e), ==, VTD_FSTS_ICE | VTD_FSTS_ITE);
     env_stop(e);
@@ -617,6 +677,302 @@ static void test_stale_use(void)
     env_stop(e);
 }
 
+#define SCALABLE ",x-scalable-mode=on"
+
+/* Page 0 in the ATC and FILL'ed once: the command a hung engine repeats */
+static void fill_page0(Env *e)
+{
+    fill_two(e);
+    reg_write(e, ATD_REG_PATTERN, 0x11111111);
+    g_assert_cmphex(run_cmd(e, ATD_CMD_FILL, 0, IOVA_BASE, 16), ==, ATD_ST_OK);
+}
+
+/*
+ * The driver frees a page a hung device still writes: the mapping is
+ * removed, the device-TLB invalidation times out (ITE), and the device
+ * keeps writing through its ATC. Each such write is a fence violation;
+ * none is counted before the guest saw the invalidation end.
+ */
+static void do_fence_hung(const char *mode)
+{
+    Env *e = env_start_opts(mode);
+    uint64_t n;
+
+    fill_page0(e);
+    qom_set_bool(e, "hung-dma", true);
+    step_ms(e, 25);
+    g_assert_cmpuint(qom_get_uint(e, "hung-dma-accesses"), >=, 2);
+    g_assert_cmpuint(fence(e), ==, 0);  /* the mapping is still there */
+
+    sl_unmap(e, IOVA_BASE);
+    submit_dev_tlb_inv(e, DUT_SID, IOVA_BASE);
+    submit_wait(e);
+    step_ms(e, 50);
+    /* not finished for the guest yet: the window is legitimate */
+    g_assert_cmpuint(fence(e), ==, 0);
+    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_DROPPED), ==, 1);
+    g_assert_cmpuint(reg_read(e, ATD_REG_ATC_ENTRIES), ==, 2);
+
+    step_ms(e, 51);
+    g_assert_cmphex(fsts(e), ==, VTD_FSTS_ITE);
+    qtest_writel(e->qts, DATA_PHYS, 0);
+    n = fence(e);
+    step_ms(e, 30);
+    g_assert_cmpuint(fence(e), >=, n + 2);
+    g_assert_cmphex(qtest_readl(e->qts, DATA_PHYS), ==, 0x11111111);
+    g_assert_cmpuint(atd_stat(e, ATD_STAT_HUNG_DMA_ACCESSES), ==,
+                     qom_get_uint(e, "hung-dma-accesses"));
+    /* the check leaves no trace the guest can see */
+    g_assert_cmphex(fsts(e), ==, VTD_FSTS_ITE);
+
+    /* no longer hung: the engine stops */
+    qom_set_bool(e, "hung-dma", false);
+    n = fence(e);
+    step_ms(e, 30);
+    g_assert_cmpuint(fence(e), ==, n);
+    env_stop(e);
+}
+
+static void test_fence_hung(void)
+{
+    do_fence_hung("");
+}
+
+static void test_fence_hung_sm(void)
+{
+    do_fence_hung(SCALABLE);
+}
+
+/*
+ * A healthy device: the invalidation evicts the translation, and the
+ * next access asks again and is refused. Nothing to count.
+ */
+static void test_fence_healthy(void)
+{
+    Env *e = env_start(true);
+
+    fill_page0(e);
+    sl_unmap(e, IOVA_BASE);
+    iotlb_flush(e);
+    invalidate_dev_tlb(e, IOVA_BASE);
+    g_assert_cmphex(run_cmd(e, ATD_CMD_FILL, 0, IOVA_BASE, 16), ==,
+                    ATD_ST_TRANSLATION);
+    g_assert_cmphex(run_cmd(e, ATD_CMD_FILL, 0, IOVA_BASE + 0x1000, 16), ==,
+                    ATD_ST_OK);
+    g_assert_cmpuint(fence(e), ==, 0);
+    g_assert_cmpuint(atd_stat(e, ATD_STAT_HUNG_DMA_ACCESSES), ==, 0);
+    env_stop(e);
+}
+
+/*
+ * The legitimate window: a translation served AFTER an invalidation was
+ * sent, used after the guest cleared the PTE and before it sent the next
+ * invalidation, is no violation, even once that older invalidation has
+ * finished. Twice: served after an invalidation that had finished, and
+ * served while one was outstanding (the device asked again between
+ * evicting and answering), which only the sequence numbers tell apart.
+ */
+static void do_fence_window(const char *mode)
+{
+    Env *e = env_start_opts(mode);
+    uint32_t token;
+
+    qtest_memset(e->qts, DATA_PHYS, 0, 0x2000);
+    fill_two(e);
+    invalidate_dev_tlb(e, IOVA_BASE);
+    fill_two(e);                        /* page 0 served again */
+    sl_unmap(e, IOVA_BASE);
+    g_assert_cmphex(run_cmd(e, ATD_CMD_COMPARE, IOVA_BASE, IOVA_BASE + 0x1000,
+                            16), ==, ATD_ST_OK);
+    g_assert_cmpuint(atd_stat(e, ATD_STAT_STALE_USES), ==, 1);
+    g_assert_cmpuint(fence(e), ==, 0);
+    invalidate_dev_tlb(e, IOVA_BASE);
+
+    sl_map(e, IOVA_BASE, DATA_PHYS);
+    qom_set_uint(e, "inval-delay-ms", 50);
+    submit_dev_tlb_inv(e, DUT_SID, IOVA_BASE + 0x1000);
+    token = submit_wait(e);
+    fill_two(e);                        /* page 1 served while outstanding */
+    step_ms(e, 51);
+    g_assert(wait_done(e, token));
+    sl_unmap(e, IOVA_BASE + 0x1000);
+    g_assert_cmphex(run_cmd(e, ATD_CMD_COMPARE, IOVA_BASE, IOVA_BASE + 0x1000,
+                            16), ==, ATD_ST_OK);
+    g_assert_cmpuint(atd_stat(e, ATD_STAT_STALE_USES), ==, 2);
+    g_assert_cmpuint(fence(e), ==, 0);
+    env_stop(e);
+}
+
+static void test_fence_window(void)
+{
+    do_fence_window("");
+}
+
+static void test_fence_window_sm(void)
+{
+    do_fence_window(SCALABLE);
+}
+
+/*
+ * The IOMMU took ATS away from the hung device (context entry without the
+ * device TLB) while its invalidation was outstanding: its translated
+ * requests are blocked, so none gets through the removed mapping after the
+ * time-out and nothing is counted.
+ */
+static void do_fence_refused(const char *mode)
+{
+    Env *e = env_start_opts(mode);
+
+    fill_page0(e);
+    qom_set_bool(e, "hung-dma", true);
+    sl_unmap(e, IOVA_BASE);
+    submit_dev_tlb_inv(e, DUT_SID, IOVA_BASE);
+    submit_wait(e);
+    step_ms(e, 50);
+    qtest_writeq(e->qts, ctx_ats_word(e), ctx_ats_value(e, false));
+    qtest_writel(e->qts, DATA_PHYS, 0);
+    step_ms(e, 51);
+    g_assert_cmphex(fsts(e), ==, VTD_FSTS_ITE);
+    step_ms(e, 50);
+    g_assert_cmpuint(fence(e), ==, 0);
+    g_assert_cmphex(qtest_readl(e->qts, DATA_PHYS), ==, 0);
+    g_assert_cmpuint(atd_stat(e, ATD_STAT_TRANSLATION_UR), >=, 4);
+    env_stop(e);
+}
+
+static void test_fence_refused(void)
+{
+    do_fence_refused("");
+}
+
+static void test_fence_refused_sm(void)
+{
+    do_fence_refused(SCALABLE);
+}
+
+/*
+ * Function Level Reset: DevCap advertises it; Initiate FLR empties the
+ * ATC, disables ATS and bus mastering (config space reset), resets the
+ * registers, stops a hung engine, and drops the completions the function
+ * owed, so the IOMMU times the request out. The statistics stay.
+ */
+static void test_flr(void)
+{
+    Env *e = env_start(true);
+    uint32_t bar0 = qpci_config_readl(e->dev, PCI_BASE_ADDRESS_0);
+    uint64_t hung;
+
+    g_assert_cmphex(qtest_readl(e->qts, ecam(ATD_PCIE_DEVCAP)) &
+                    PCI_EXP_DEVCAP_FLR, ==, PCI_EXP_DEVCAP_FLR);
+    fill_page0(e);
+    qom_set_bool(e, "hung-dma", true);
+    step_ms(e, 15);
+    hung = atd_stat(e, ATD_STAT_HUNG_DMA_ACCESSES);
+    g_assert_cmpuint(hung, >=, 1);
+    qom_set_bool(e, "hung-dma", false);
+    qom_set_uint(e, "inval-delay-ms", 50);
+    submit_dev_tlb_inv(e, DUT_SID, IOVA_BASE + 0x1000);
+    submit_wait(e);
+    g_assert_cmpuint(reg_read(e, ATD_REG_ATC_ENTRIES), ==, 1);
+    qom_set_bool(e, "hung-dma", true);
+
+    qtest_writew(e->qts, ecam(ATD_PCIE_DEVCTL),
+                 qtest_readw(e->qts, ecam(ATD_PCIE_DEVCTL)) |
+                 PCI_EXP_DEVCTL_BCR_FLR);
+    g_assert_cmphex(qtest_readw(e->qts, ecam(ATD_PCIE_DEVCTL)) &
+                    PCI_EXP_DEVCTL_BCR_FLR, ==, 0);
+    g_assert_cmphex(qtest_readw(e->qts, ecam(ATS_TESTDEV_ATS_OFFSET + 6)),
+                    ==, 0);
+    g_assert_cmphex(qtest_readw(e->qts, ecam(PCI_COMMAND)) &
+                    PCI_COMMAND_MASTER, ==, 0);
+    /* software restores config space after an FLR */
+    qpci_config_writel(e->dev, PCI_BASE_ADDRESS_0, bar0);
+    qpci_device_enable(e->dev);
+    g_assert_cmpuint(reg_read(e, ATD_REG_ATC_ENTRIES), ==, 0);
+    g_assert_cmphex(reg_read(e, ATD_REG_STATUS), ==, ATD_ST_IDLE);
+    g_assert_cmpuint(atd_stat(e, ATD_STAT_ATC_MISSES), ==, 2);
+
+    step_ms(e, 101);
+    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_COMPLETED), ==, 0);
+    g_assert_cmphex(fsts(e), ==, VTD_FSTS_ITE);
+    g_assert_cmpuint(atd_stat(e, ATD_STAT_HUNG_DMA_ACCESSES), ==, hung);
+
+    /* the function works again once software sets it up */
+    qom_set_bool(e, "hung-dma", false);
+    set_ats(e, true);
+    g_assert_cmphex(run_cmd(e, ATD_CMD_FILL, 0, IOVA_BASE, 16), ==, ATD_ST_OK);
+    g_assert_cmpuint(reg_read(e, ATD_REG_ATC_ENTRIES), ==, 1);
+    env_stop(e);
+}
+
+/*
+ * verify-atc checks a stale ATC hit without a side effect the guest can
+ * see: no fault recorded, FSTS.PPF clear (it used to record a fault).
+ */
+static void do_verify_no_fault(const char *mode)
+{
+    Env *e = env_start_opts(mode);
+
+    qtest_memset(e->qts, DATA_PHYS, 0, 0x2000);
+    fill_two(e);
+    sl_unmap(e, IOVA_BASE);
+    iotlb_flush(e);
+    g_assert_cmphex(run_cmd(e, ATD_CMD_COMPARE, IOVA_BASE, IOVA_BASE + 0x1000,
+                            16), ==, ATD_ST_OK);
+    g_assert_cmphex(fsts(e), ==, 0);       /* no PPF (nor IQE) */
+    g_assert_cmpuint(atd_stat(e, ATD_STAT_STALE_USES), ==, 1);
+    g_assert_cmphex(qtest_readq(e->qts, IOMMU_BASE + DMAR_FRCD_REG_OFFSET + 8) &
+                    VTD_FRCD_F, ==, 0);
+    env_stop(e);
+}
+
+static void test_verify_no_fault(void)
+{
+    do_verify_no_fault("");
+}
+
+static void test_verify_no_fault_sm(void)
+{
+    do_verify_no_fault(SCALABLE);
+}
+
+/* Bad values are refused with the reason and change nothing. */
+static void test_bad_props(void)
+{
+    Env *e = env_start(true);
+    QDict *rsp;
+
+    rsp = qtest_qmp(e->qts, "{'execute': 'qom-set', 'arguments': {"
+                    "'path': '/machine/peripheral/dut', "
+                    "'property': 'hung-dma-interval-ms', 'value': 0}}");
+    g_assert(strstr(qdict_get_str(qdict_get_qdict(rsp, "error"), "desc"),
+                    "hung-dma-interval-ms must be between 1 and"));
+    qobject_unref(rsp);
+    rsp = qtest_qmp(e->qts, "{'execute': 'qom-set', 'arguments': {"
+                    "'path': '/machine/peripheral/dut', "
+                    "'property': 'hung-dma-interval-ms', 'value': 60001}}");
+    g_assert(qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+    g_assert_cmpuint(qom_get_uint(e, "hung-dma-interval-ms"), ==, 10);
+    qom_set_uint(e, "hung-dma-interval-ms", 20);
+    g_assert_cmpuint(qom_get_uint(e, "hung-dma-interval-ms"), ==, 20);
+
+    rsp = qtest_qmp(e->qts, "{'execute': 'device_add', 'arguments': {"
+                    "'driver': 'ats-testdev', 'bus': 'rp0', "
+                    "'hung-dma-interval-ms': 0}}");
+    g_assert(qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+
+    /* the fence counter is read-only */
+    rsp = qtest_qmp(e->qts, "{'execute': 'qom-set', 'arguments': {"
+                    "'path': '/machine/peripheral/iommu', "
+                    "'property': 'fence-violations', 'value': 5}}");
+    g_assert(qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+    g_assert_cmpuint(fence(e), ==, 0);
+    env_stop(e);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -639,5 +995,18 @@ int main(int argc, char **argv)
     qtest_add_func("/ats-testdev/vtd/ite/reset", test_ite_reset);
     qtest_add_func("/ats-testdev/vtd/ice", test_ice);
     qtest_add_func("/ats-testdev/vtd/stale-use", test_stale_use);
+    qtest_add_func("/ats-testdev/vtd/verify-no-fault", test_verify_no_fault);
+    qtest_add_func("/ats-testdev/vtd-sm/verify-no-fault",
+                   test_verify_no_fault_sm);
+    qtest_add_func("/ats-testdev/vtd/flr", test_flr);
+    qtest_add_func("/ats-testdev/vtd/bad-props", test_bad_props);
+    qtest_add_func("/ats-testdev/vtd/fence/hung", test_fence_hung);
+    qtest_add_func("/ats-testdev/vtd-sm/fence/hung", test_fence_hung_sm);
+    qtest_add_func("/ats-testdev/vtd/fence/healthy", test_fence_healthy);
+    qtest_add_func("/ats-testdev/vtd/fence/window", test_fence_window);
+    qtest_add_func("/ats-testdev/vtd-sm/fence/window", test_fence_window_sm);
+    qtest_add_func("/ats-testdev/vtd/fence/refused", test_fence_refused);
+    qtest_add_func("/ats-testdev/vtd-sm/fence/refused",
+                   test_fence_refused_sm);
     return g_test_run();
 }

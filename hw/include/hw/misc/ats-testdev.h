@@ -56,6 +56,7 @@ enum {
     ATD_STAT_STALE_USES,        /* ATC hits the IOMMU disagrees with */
     ATD_STAT_DMA_COMMANDS,      /* commands completed with ATD_ST_OK */
     ATD_STAT_DMA_ERRORS,        /* commands completed with an error */
+    ATD_STAT_HUNG_DMA_ACCESSES, /* accesses of a hung engine (hung-dma) */
     ATD_STAT_COUNT,
 };
 
