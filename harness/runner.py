@@ -20,6 +20,7 @@ import traceback
 from dataclasses import dataclass, field
 
 from . import guest_log, kernels, qemu_trace, snapshot, timeline
+from . import scenario as scenario_mod
 from .diagnosis import diagnose
 from .machine import QEMU_STDERR, AgentError, Machine, StartError, qemu_command, shell_quote
 
@@ -124,6 +125,15 @@ def _run_step(m, step, deadline, stop=None):
                 return "timeout: no %s event %s (lockup reported)" % (name, match or "")
             return "timeout: no %s event %s within %gs" % (name, match or "", secs)
         return None
+    if step.kind == "qom-check":
+        # A QOM property read on the host (a device's statistic, say),
+        # which nothing the guest does can fake.
+        path, prop, op, want = step.words
+        ok, got = m.execute("qom-get", {"path": path, "property": prop})
+        if not ok:
+            return "qom-check '%s': qom-get failed: %s" % (step.text, got)
+        why = scenario_mod.qom_mismatch(got, op, scenario_mod.qom_value(want))
+        return "qom-check: %s %s %s" % (path, prop, why) if why else None
     if step.kind == "sleep":
         end = min(deadline, now + float(step.words[0]))
         while time.monotonic() < end and m.alive():
@@ -383,12 +393,13 @@ def _run_cell(scenario, kernel, paths, results_dir, accel, mode, boot, template_
     evs = timeline.events(workdir)
     res.timings.update(timeline.figures(evs, stopped_at, how == "poweroff"))
     timeline.write_pictures(evs, res.label, workdir)
-    if not failed and scenario.trace_order:
+    if not failed and (scenario.trace_order or scenario.trace_forbid):
         # The guest's boot is in its template's trace when it was restored.
         trace = qemu_trace.read(workdir)
         if restore:
             trace = qemu_trace.read(os.path.join(restore[0], snapshot.TEMPLATE)) + trace
-        reason = qemu_trace.check_order(trace, scenario.trace_order)
+        reason = (qemu_trace.check_order(trace, scenario.trace_order)
+                  or qemu_trace.check_absent(trace, scenario.trace_forbid))
         if reason:
             failed = ("fail", reason)
     text = m.serial_text()
