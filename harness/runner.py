@@ -175,10 +175,13 @@ def judge(res, failed, v, exp):
         res.met = res.outcome == "pass"
         return
     # The signature is looked for in the guest log, then in the harness's
-    # own findings (a broken trace order is not a guest log line).
+    # own finding, why the run failed (a broken trace order, a qom-check,
+    # is not a guest log line); never in the log verdict's reasons, which
+    # quote the scenario's regexes: "required line missing: /SIG/" would
+    # match SIG itself.
     finding = None
-    if v.signature is None and res.outcome != "pass":
-        finding = next((r for r in res.reasons if re.search(exp.signature, r)), None)
+    if v.signature is None and failed and re.search(exp.signature, failed[1]):
+        finding = failed[1]
     res.met = res.outcome != "pass" and (v.signature is not None or finding is not None)
     if v.signature:
         res.evidence = "line %d: %s" % (v.signature.lineno, v.signature.line.strip())
