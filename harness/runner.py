@@ -126,20 +126,41 @@ def _run_step(m, step, deadline, stop=None):
             return "timeout: no %s event %s within %gs" % (name, match or "", secs)
         return None
     if step.kind == "qom-check":
-        # A QOM property read on the host (a device's statistic, say),
-        # which nothing the guest does can fake.
-        path, prop, op, want = step.words
-        ok, got = m.execute("qom-get", {"path": path, "property": prop})
-        if not ok:
-            return "qom-check '%s': qom-get failed: %s" % (step.text, got)
-        why = scenario_mod.qom_mismatch(got, op, scenario_mod.qom_value(want))
-        return "qom-check: %s %s %s" % (path, prop, why) if why else None
+        return _qom_check(m, step, now, deadline, stop)
     if step.kind == "sleep":
         end = min(deadline, now + float(step.words[0]))
         while time.monotonic() < end and m.alive():
             m.poll_events(min(0.5, end - time.monotonic()))
         return None
     return "unknown step kind %s" % step.kind
+
+
+# How often a qom-check with SECONDS reads the property again: often
+# enough to act within a few milliseconds of guest time on what it waits
+# for (an invalidation a device received, say).
+QOM_POLL_S = 0.005
+
+
+def _qom_check(m, step, now, deadline, stop):
+    """A QOM property read on the host (a device's statistic, say), which
+    nothing the guest does can fake, compared with the step's value; with
+    SECONDS, read again until the comparison holds or they run out."""
+    path, prop, op, want = step.words[:4]
+    secs = float(step.words[4]) if len(step.words) > 4 else 0.0
+    end = min(deadline, now + secs)
+    want = scenario_mod.qom_value(want)
+    while True:
+        ok, got = m.execute("qom-get", {"path": path, "property": prop})
+        if not ok:
+            return "qom-check '%s': qom-get failed: %s" % (step.text, got)
+        why = scenario_mod.qom_mismatch(got, op, want)
+        if why is None:
+            return None
+        if time.monotonic() >= end or not m.alive() or (stop and stop()):
+            break
+        m.poll_events(QOM_POLL_S)
+    return "qom-check: %s %s %s%s" % (path, prop, why,
+                                      " after %gs" % secs if secs else "")
 
 
 def _all_steps(scenario):

@@ -181,9 +181,17 @@ def _is_number(v):
 
 
 def _check_qom(words, text, path):
-    if len(words) != 4 or words[2] not in QOM_OPS:
-        raise ScenarioError("%s: step %r: qom-check PATH PROPERTY OP VALUE, OP one of %s"
-                            % (path, text, " ".join(QOM_OPS)))
+    if len(words) not in (4, 5) or words[2] not in QOM_OPS:
+        raise ScenarioError("%s: step %r: qom-check PATH PROPERTY OP VALUE [SECONDS], "
+                            "OP one of %s" % (path, text, " ".join(QOM_OPS)))
+    if len(words) == 5:
+        try:
+            ok = float(words[4]) > 0
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ScenarioError("%s: step %r: SECONDS must be a positive number"
+                                % (path, text))
     if words[2] in QOM_ORDERING and not _is_number(qom_value(words[3])):
         raise ScenarioError("%s: step %r: %s compares numbers, got %r"
                             % (path, text, words[2], words[3]))
