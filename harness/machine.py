@@ -102,7 +102,8 @@ def qemu_command(paths, scenario, workdir, accel="tcg", mode="legacy", restore=F
         # removal and the attention button need it.
         "-global", "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off",
         # The vIOMMU comes before any device it translates for.
-        "-device", "intel-iommu," + scenario.iommu + MODE_IOMMU[mode],
+        # id=iommu: its QOM path, /machine/peripheral/iommu, for qom-check steps.
+        "-device", "intel-iommu,id=iommu," + scenario.iommu + MODE_IOMMU[mode],
     ]
     cmd += scenario.topology
     cmd += [

@@ -5,7 +5,9 @@ backend, to the cell's qemu-debug.log); its `trace-order` key lists regexes
 that must match trace lines in that order, each one after the line the
 previous one matched. That is how a scenario asserts an order the guest
 cannot see, such as "ATS disabled, then translation blocked, then the ATC
-invalidated" during an orderly removal.
+invalidated" during an orderly removal. Its `trace-forbid` key lists
+regexes that no trace line may match: what must not happen on the wire
+(a completion the vIOMMU did not expect, say).
 """
 import os
 import re
@@ -34,6 +36,17 @@ def check_order(lines, regexes):
             if prev is None:
                 return "trace order: /%s/ never seen" % regex
             return "trace order: no /%s/ after /%s/" % (regex, prev)
+    return None
+
+
+def check_absent(lines, regexes):
+    """None when no line matches any of the regexes, else the reason: the
+    first forbidden line."""
+    for regex in regexes:
+        r = re.compile(regex)
+        for i, ln in enumerate(lines):
+            if r.search(ln):
+                return "trace: forbidden /%s/ at line %d: %s" % (regex, i + 1, ln.strip())
     return None
 
 

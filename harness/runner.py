@@ -20,6 +20,7 @@ import traceback
 from dataclasses import dataclass, field
 
 from . import guest_log, kernels, qemu_trace, snapshot, timeline
+from . import scenario as scenario_mod
 from .diagnosis import diagnose
 from .machine import QEMU_STDERR, AgentError, Machine, StartError, qemu_command, shell_quote
 
@@ -124,12 +125,42 @@ def _run_step(m, step, deadline, stop=None):
                 return "timeout: no %s event %s (lockup reported)" % (name, match or "")
             return "timeout: no %s event %s within %gs" % (name, match or "", secs)
         return None
+    if step.kind == "qom-check":
+        return _qom_check(m, step, now, deadline, stop)
     if step.kind == "sleep":
         end = min(deadline, now + float(step.words[0]))
         while time.monotonic() < end and m.alive():
             m.poll_events(min(0.5, end - time.monotonic()))
         return None
     return "unknown step kind %s" % step.kind
+
+
+# How often a qom-check with SECONDS reads the property again: often
+# enough to act within a few milliseconds of guest time on what it waits
+# for (an invalidation a device received, say).
+QOM_POLL_S = 0.005
+
+
+def _qom_check(m, step, now, deadline, stop):
+    """A QOM property read on the host (a device's statistic, say), which
+    nothing the guest does can fake, compared with the step's value; with
+    SECONDS, read again until the comparison holds or they run out."""
+    path, prop, op, want = step.words[:4]
+    secs = float(step.words[4]) if len(step.words) > 4 else 0.0
+    end = min(deadline, now + secs)
+    want = scenario_mod.qom_value(want)
+    while True:
+        ok, got = m.execute("qom-get", {"path": path, "property": prop})
+        if not ok:
+            return "qom-check '%s': qom-get failed: %s" % (step.text, got)
+        why = scenario_mod.qom_mismatch(got, op, want)
+        if why is None:
+            return None
+        if time.monotonic() >= end or not m.alive() or (stop and stop()):
+            break
+        m.poll_events(QOM_POLL_S)
+    return "qom-check: %s %s %s%s" % (path, prop, why,
+                                      " after %gs" % secs if secs else "")
 
 
 def _all_steps(scenario):
@@ -165,10 +196,13 @@ def judge(res, failed, v, exp):
         res.met = res.outcome == "pass"
         return
     # The signature is looked for in the guest log, then in the harness's
-    # own findings (a broken trace order is not a guest log line).
+    # own finding, why the run failed (a broken trace order, a qom-check,
+    # is not a guest log line); never in the log verdict's reasons, which
+    # quote the scenario's regexes: "required line missing: /SIG/" would
+    # match SIG itself.
     finding = None
-    if v.signature is None and res.outcome != "pass":
-        finding = next((r for r in res.reasons if re.search(exp.signature, r)), None)
+    if v.signature is None and failed and re.search(exp.signature, failed[1]):
+        finding = failed[1]
     res.met = res.outcome != "pass" and (v.signature is not None or finding is not None)
     if v.signature:
         res.evidence = "line %d: %s" % (v.signature.lineno, v.signature.line.strip())
@@ -383,12 +417,13 @@ def _run_cell(scenario, kernel, paths, results_dir, accel, mode, boot, template_
     evs = timeline.events(workdir)
     res.timings.update(timeline.figures(evs, stopped_at, how == "poweroff"))
     timeline.write_pictures(evs, res.label, workdir)
-    if not failed and scenario.trace_order:
+    if not failed and (scenario.trace_order or scenario.trace_forbid):
         # The guest's boot is in its template's trace when it was restored.
         trace = qemu_trace.read(workdir)
         if restore:
             trace = qemu_trace.read(os.path.join(restore[0], snapshot.TEMPLATE)) + trace
-        reason = qemu_trace.check_order(trace, scenario.trace_order)
+        reason = (qemu_trace.check_order(trace, scenario.trace_order)
+                  or qemu_trace.check_absent(trace, scenario.trace_forbid))
         if reason:
             failed = ("fail", reason)
     text = m.serial_text()

@@ -4,6 +4,7 @@ Every key is documented in docs/scenarios.md. A scenario says what to put
 in the machine, what to do to it, and what each kernel is expected to do.
 """
 import configparser
+import json
 import os
 import re
 import shlex
@@ -18,13 +19,21 @@ INFORMATIONAL = ("sid",)
 # The vIOMMU's translation modes: legacy (root/context tables) and scalable
 # (x-scalable-mode=on, PASID tables); the guest driver is told to match.
 MODES = ("legacy", "scalable")
-STEP_KINDS = ("guest", "qmp", "event", "sleep")
+STEP_KINDS = ("guest", "qmp", "event", "sleep", "qom-check")
+# The comparisons of a qom-check step (PATH PROPERTY OP VALUE); the
+# ordering ones compare numbers only.
+QOM_OPS = {
+    "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
+}
+QOM_ORDERING = ("<", "<=", ">", ">=")
 SCENARIO_SUFFIX = ".scenario"
 # The keys of a scenario's [scenario] section and of its kernel sections
 # ([patched], [unpatched], [sid]); docs/scenarios.md says what each means.
 SCENARIO_KEYS = ("description", "groups", "timeout", "smp", "memory", "iommu",
                  "topology", "devices", "cmdline", "steps", "require", "forbid",
-                 "trace", "trace-order", "modes", "cycle", "cycles", "after")
+                 "trace", "trace-order", "trace-forbid", "modes", "cycle", "cycles", "after")
 # The machine's PCIe topology when a scenario has no `topology` key: one
 # hot-plug root port, rp1, at 00:02.0 with slot 1, whose secondary bus is 01,
 # so the card in it (`devices = -device ats-testdev,id=dut,bus=rp1`, or one
@@ -44,7 +53,7 @@ class ScenarioError(Exception):
 
 @dataclass
 class Step:
-    kind: str           # guest | qmp | event | sleep
+    kind: str           # guest | qmp | event | sleep | qom-check
     words: list         # the rest of the line, shell-split
     text: str           # the line as written, for reports
 
@@ -85,6 +94,7 @@ class Scenario:
     modes: list = field(default_factory=lambda: list(MODES))
     trace: list = field(default_factory=list)        # QEMU trace event patterns
     trace_order: list = field(default_factory=list)  # regexes, in order
+    trace_forbid: list = field(default_factory=list)  # regexes no trace line may match
     expect: dict = field(default_factory=dict)
 
     @property
@@ -152,7 +162,53 @@ def parse_step(text, path):
             float(rest[-1])
         except (ValueError, IndexError):
             raise ScenarioError("%s: step %r: last word must be seconds" % (path, text))
+    if kind == "qom-check":
+        _check_qom(rest, text, path)
     return Step(kind, rest, text)
+
+
+def qom_value(word):
+    """A qom-check step's VALUE: JSON when it parses (a number, true,
+    false, a quoted string), else the word as a string."""
+    try:
+        return json.loads(word)
+    except ValueError:
+        return word
+
+
+def _is_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _check_qom(words, text, path):
+    if len(words) not in (4, 5) or words[2] not in QOM_OPS:
+        raise ScenarioError("%s: step %r: qom-check PATH PROPERTY OP VALUE [SECONDS], "
+                            "OP one of %s" % (path, text, " ".join(QOM_OPS)))
+    if len(words) == 5:
+        try:
+            ok = float(words[4]) > 0
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ScenarioError("%s: step %r: SECONDS must be a positive number"
+                                % (path, text))
+    if words[2] in QOM_ORDERING and not _is_number(qom_value(words[3])):
+        raise ScenarioError("%s: step %r: %s compares numbers, got %r"
+                            % (path, text, words[2], words[3]))
+
+
+def qom_mismatch(got, op, want):
+    """Why a qom-check step's property value `got` fails `got OP want`, or
+    None when it holds. Ordering needs numbers on both sides."""
+    if op in QOM_ORDERING and not _is_number(got):
+        return "is %s, not a number" % json_text(got)
+    if QOM_OPS[op](got, want):
+        return None
+    return "is %s, expected %s %s" % (json_text(got), op, json_text(want))
+
+
+def json_text(v):
+    return json.dumps(v)
 
 
 def parse_override(text):
@@ -218,8 +274,10 @@ def load(path, overrides=()):
     for line in _lines(s.get("trace", "")):
         trace += line.split()
     trace_order = _regexes(s, "trace-order", path)
-    if trace_order and not trace:
-        raise ScenarioError("%s: trace-order needs trace: the events to record" % path)
+    trace_forbid = _regexes(s, "trace-forbid", path)
+    for key, value in (("trace-order", trace_order), ("trace-forbid", trace_forbid)):
+        if value and not trace:
+            raise ScenarioError("%s: %s needs trace: the events to record" % (path, key))
     topology = (_qemu_words(s.get("topology", DEFAULT_TOPOLOGY), "topology", path)
                 + _qemu_words(s.get("devices", ""), "devices", path))
 
@@ -270,7 +328,7 @@ def load(path, overrides=()):
         steps=steps, cycle=cycle, cycles=cycles, after=after,
         require=_regexes(s, "require", path),
         forbid=_regexes(s, "forbid", path),
-        modes=modes, trace=trace, trace_order=trace_order,
+        modes=modes, trace=trace, trace_order=trace_order, trace_forbid=trace_forbid,
         expect=expect,
     )
 

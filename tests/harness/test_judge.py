@@ -80,6 +80,17 @@ class HarnessFinding(unittest.TestCase):
         self.assertFalse(r.met)
 
 
+    def test_missing_required_line_is_no_finding(self):
+        """A run that failed early, before the line that is both required
+        and the signature: the reason quotes the regex, which matches
+        itself, and must not meet the expectation."""
+        sig = "Invalidation Time-out Error: SID 100"
+        r = verdict(("fail", "qom-check 'x': qom-get failed: Property 'y' not found"),
+                    "[1.0] all good\n", Expectation("fail", sig), require=[sig])
+        self.assertFalse(r.met)
+        self.assertIn("required line missing: /%s/" % sig, r.reasons)
+
+
 class Sanitizer(unittest.TestCase):
     def test_sanitizer_report_fails_even_an_expected_failure(self):
         from harness.runner import SANITIZER_REASON

@@ -112,12 +112,12 @@ class QemuCommand(unittest.TestCase):
 
     def test_legacy(self):
         self.assertEqual(self.command("legacy"), golden(
-            "intel-iommu,intremap=on,device-iotlb=on,devtlb-timeout-ms=50",
+            "intel-iommu,id=iommu,intremap=on,device-iotlb=on,devtlb-timeout-ms=50",
             "sm_off"))
 
     def test_scalable(self):
         self.assertEqual(self.command("scalable"), golden(
-            "intel-iommu,intremap=on,device-iotlb=on,devtlb-timeout-ms=50,"
+            "intel-iommu,id=iommu,intremap=on,device-iotlb=on,devtlb-timeout-ms=50,"
             "x-scalable-mode=on", "sm_on"))
 
     def test_kvm_changes_only_machine_and_accel(self):

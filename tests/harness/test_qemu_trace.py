@@ -1,7 +1,7 @@
 """The trace-order check: regexes must match trace lines in order."""
 import unittest
 
-from harness.qemu_trace import check_order
+from harness.qemu_trace import check_absent, check_order
 
 LINES = [
     "ats_testdev_ats_enable enabled=1",
@@ -27,6 +27,19 @@ class Order(unittest.TestCase):
 
     def test_nothing_asked(self):
         self.assertIsNone(check_order([], []))
+
+
+class Absent(unittest.TestCase):
+    def test_absent(self):
+        self.assertIsNone(check_absent(LINES, ["vtd_devtlb_inv_unexpected", "error=1"]))
+
+    def test_first_forbidden_line(self):
+        self.assertEqual(check_absent(LINES, ["inval_dropped", "cc_device"]),
+                         "trace: forbidden /cc_device/ at line 2: "
+                         "vtd_inv_desc_cc_device context invalidate device 01:00.00")
+
+    def test_nothing_asked(self):
+        self.assertIsNone(check_absent(LINES, []))
 
 
 if __name__ == "__main__":

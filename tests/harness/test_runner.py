@@ -104,7 +104,7 @@ class StartFailure(unittest.TestCase):
         s = self.scenario(SCENARIO + "iommu = bogus=on\n")
         r = self.run_cell(QEMU, s)
         self.assert_error(r, "harness: cannot start QEMU: it exited with status 1: "
-                          "qemu-system-x86_64: -device intel-iommu,bogus=on: "
+                          "qemu-system-x86_64: -device intel-iommu,id=iommu,bogus=on: "
                           "Property 'intel-iommu.bogus' not found$")
         self.assertFalse(os.path.exists(os.path.join(r.workdir, diagnosis.DIAGNOSIS_FILE)))
 

@@ -125,6 +125,12 @@ class Malformed(unittest.TestCase):
     def test_trace_order_needs_trace(self):
         self.assertRejected(MINIMAL + "trace-order = a\n", "trace-order needs trace")
 
+    def test_trace_forbid(self):
+        s = self.load(MINIMAL + "trace = a_*\ntrace-forbid =\n    a_unexpected\n")
+        self.assertEqual(s.trace_forbid, ["a_unexpected"])
+        self.assertRejected(MINIMAL + "trace-forbid = a\n", "trace-forbid needs trace")
+        self.assertRejected(MINIMAL + "trace = a\ntrace-forbid = (\n", "bad regex")
+
     def test_bad_timeout(self):
         self.assertRejected(MINIMAL + "timeout = soon\n", "invalid literal")
 
