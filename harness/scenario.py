@@ -21,8 +21,9 @@ INFORMATIONAL = ("sid",)
 # checkers' reports ("WARNING: ...", "BUG: ...") are forbidden lines like
 # any other (guest_log.FORBIDDEN). It gates its cells when it runs, but
 # runs only when named: it is a lane of its own (scripts/check.sh, meson
-# suite 'debug'), not a column of "--kernel=all", being several times
-# slower under TCG (docs/kernel-patches.md, "The debug kernel").
+# suite 'debug') for the groups it is for, not a column of "--kernel=all",
+# as it takes a kernel build of its own (docs/kernel-patches.md, "The
+# debug kernel").
 HELD_TO = {"patched-debug": "patched"}
 LANES = ("patched-debug",)
 # The vIOMMU's translation modes: legacy (root/context tables) and scalable
