@@ -7,8 +7,9 @@
 # patched:   the same with kernel-patches/series applied.
 # patched-debug: patched, configured with guest-image/debug.config too
 #            (lockdep, atomic-sleep checks, KFENCE; docs/kernel-patches.md,
-#            "The debug kernel"), then guest-image/debug-patches/ applied:
-#            upstream fixes the debug lane carries so that lockdep stays on.
+#            "The debug kernel"), and guest-image/debug-patches/ applied
+#            after the series: lockdep annotations that keep lockdep on
+#            past known false positives in code the series does not touch.
 # sid:       informational: the newest Linux Debian ships, sid's "linux"
 #            source package as scripts/build/fetch-sid.sh last fetched it,
 #            dpkg-source -x (Debian's patches), no kernel-patches/.
