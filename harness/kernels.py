@@ -1,7 +1,9 @@
 """The guest kernels a run boots (run-tests.sh --kernel).
 
 The lab's own are built in the build directory: patched, unpatched and
-sid, each held to its section of a scenario. A kernel given by path is
+sid, each held to its section of a scenario, and patched-debug (the
+patched series with the checkers of guest-image/debug.config), held to the
+patched kernel's and run only when named. A kernel given by path is
 someone else's:
   - a built kernel tree or O= build directory (arch/x86/boot/bzImage,
     .config, Module.symvers): its .config is checked against
@@ -145,9 +147,12 @@ def resolve(specs, build, modules="", expect=""):
 
 def _all(build):
     """The lab's own kernels; an informational one (sid) only when built,
-    as its column is not needed for a verdict."""
+    as its column is not needed for a verdict; a lane of its own
+    (patched-debug) never: it runs when named."""
     out = []
     for n in scenario.KERNELS:
+        if n in scenario.LANES:
+            continue
         if n in scenario.INFORMATIONAL and not os.path.exists(builtin(build, n).bzimage):
             print("# the %s kernel is not built (ninja -C build kernel-%s): its "
                   "informational column is left out" % (n, n), file=sys.stderr)

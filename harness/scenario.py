@@ -10,12 +10,23 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-KERNELS = ("patched", "unpatched", "sid")
+KERNELS = ("patched", "unpatched", "sid", "patched-debug")
 # The kernels whose cells decide the run. The sid kernel (the newest Linux
 # in Debian's archive, unpatched) is a column of findings: what upstream
 # still gets wrong, reported but never a regression of ite-lab's.
 GATING = ("patched", "unpatched")
 INFORMATIONAL = ("sid",)
+# Kernels held to another's section when they have none of their own: the
+# patched series built with guest-image/debug.config too (lockdep, atomic-
+# sleep checks, KFENCE) must do what the patched kernel does, and its
+# checkers' reports ("WARNING: ...", "BUG: ...") are forbidden lines like
+# any other (guest_log.FORBIDDEN). It gates its cells when it runs, but
+# runs only when named: it is a lane of its own (scripts/check.sh, meson
+# suite 'debug') for the groups it is for, not a column of "--kernel=all",
+# as it takes a kernel build of its own (docs/kernel-patches.md, "The
+# debug kernel").
+HELD_TO = {"patched-debug": "patched"}
+LANES = ("patched-debug",)
 # The vIOMMU's translation modes: legacy (root/context tables) and scalable
 # (x-scalable-mode=on, PASID tables); the guest driver is told to match.
 MODES = ("legacy", "scalable")
@@ -108,9 +119,12 @@ class Scenario:
         to the unpatched kernel's: its column then says, cell by cell,
         whether upstream still fails where the base does (as expected) or
         behaves differently (a finding), and its failing cells end when
-        the failure is seen instead of running into the deadline."""
+        the failure is seen instead of running into the deadline. A
+        kernel of HELD_TO without a section is held to that kernel's."""
         if kernel in self.expect:
             return self.expect[kernel]
+        if kernel in HELD_TO:
+            return self.expectation(HELD_TO[kernel])
         if kernel in INFORMATIONAL:
             return self.expect.get("unpatched", Expectation())
         return Expectation()

@@ -15,6 +15,12 @@
 #              hung-device-dma. Its out-of-tree kernel build takes about
 #              20 minutes with ccache cold, 2-4 minutes warm (it stays in
 #              build/bisect-selftest/); ITE_BISECT=0 leaves it out.
+#   debug      the 'ite' and 'surprise' groups on the patched-debug kernel
+#              (the series with lockdep, atomic-sleep checks and KFENCE;
+#              docs/kernel-patches.md, "The debug kernel"), built here
+#              (ninja kernel-patched-debug): a lockdep, sleep-in-atomic or
+#              KFENCE report fails its cell and the check.
+#              ITE_DEBUG_KERNEL=0 leaves it out.
 # The sid kernel is not built here unless ITE_SID=1: a cold build of it
 # takes about half an hour, too much for CI's 90 minutes on 2 cores; the
 # main job (scripts/main.sh) builds it.
@@ -32,6 +38,17 @@ ITE_SID=${ITE_SID:-0} "$ITE_TOP/scripts/build-all.sh" || die "build failed; noth
 suites=(unit lint qtests scenarios)
 [ "${ITE_BISECT:-1}" = 0 ] || suites+=(bisect)
 status=0
+if [ "${ITE_DEBUG_KERNEL:-1}" != 0 ]; then
+	log "check: the debug kernel (ninja -C $ITE_BUILD kernel-patched-debug)"
+	start=$(date +%s)
+	if ninja -C "$ITE_BUILD" kernel-patched-debug; then
+		log "check: the debug kernel built in $(($(date +%s) - start))s"
+		suites+=(debug)
+	else
+		log "error: the debug kernel did not build (see above); the suite 'debug' does not run"
+		status=1
+	fi
+fi
 if [ "${ITE_SANITIZERS:-0}" = 1 ]; then
 	log "check: the sanitizer builds (ninja -C $ITE_BUILD qemu-asan qemu-fuzz)"
 	if ninja -C "$ITE_BUILD" qemu-asan qemu-fuzz; then

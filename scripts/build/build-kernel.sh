@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Build a guest kernel.
 #
-#   scripts/build/build-kernel.sh patched|unpatched|sid
+#   scripts/build/build-kernel.sh patched|unpatched|sid|patched-debug
 #
 # unpatched: the pinned base as Debian ships it (linux-source-6.12).
 # patched:   the same with kernel-patches/series applied.
+# patched-debug: patched, configured with guest-image/debug.config too
+#            (lockdep, atomic-sleep checks, KFENCE; docs/kernel-patches.md,
+#            "The debug kernel"), and guest-image/debug-patches/ applied
+#            after the series: lockdep annotations that keep lockdep on
+#            past known false positives in code the series does not touch.
 # sid:       informational: the newest Linux Debian ships, sid's "linux"
 #            source package as scripts/build/fetch-sid.sh last fetched it,
 #            dpkg-source -x (Debian's patches), no kernel-patches/.
@@ -22,9 +27,11 @@ set -euo pipefail
 
 flavour=${1:-}
 case $flavour in
-patched | unpatched | sid) ;;
-*) die "usage: build-kernel.sh patched|unpatched|sid" ;;
+patched | unpatched | sid | patched-debug) ;;
+*) die "usage: build-kernel.sh patched|unpatched|sid|patched-debug" ;;
 esac
+debug=()
+[ "$flavour" != patched-debug ] || debug=(--debug)
 
 need make build-essential
 need patch patch
@@ -57,7 +64,6 @@ fi
 
 top=$ITE_BUILD/linux/$flavour
 src=$top/src
-fragment=$ITE_TOP/guest-image/kernel.config
 mkdir -p "$top"
 
 if ! stamp_ok "$src/.ite-lab/base" "$base"; then
@@ -68,8 +74,29 @@ if ! stamp_ok "$src/.ite-lab/base" "$base"; then
 	echo "$base" >"$src/.ite-lab/base"
 fi
 
-if [ "$flavour" = patched ]; then
-	tree_apply_series "$src" "$ITE_TOP/kernel-patches" || {
+# The series a flavour carries: patched, kernel-patches/; patched-debug,
+# that and then guest-image/debug-patches/, as one series of links in
+# $top/series/ (tree_apply_series keeps one series per tree).
+series=''
+case $flavour in
+patched) series=$ITE_TOP/kernel-patches ;;
+patched-debug)
+	series=$top/series
+	rm -rf "$series"
+	mkdir -p "$series"
+	{ series_files "$ITE_TOP/kernel-patches" && series_files "$ITE_TOP/guest-image/debug-patches"; } \
+		>"$series/patches" || die "linux ($flavour): a series names a patch that does not exist"
+	n=0
+	while read -r p; do
+		n=$((n + 1))
+		name=$(printf %02d "$n")-$(basename "$p")
+		ln -s "$p" "$series/$name"
+		echo "$name" >>"$series/series"
+	done <"$series/patches"
+	;;
+esac
+if [ -n "$series" ]; then
+	tree_apply_series "$src" "$series" || {
 		log "linux ($flavour): re-extracting the tree"
 		rm -rf "$src"
 		exec "$0" "$@"
@@ -86,11 +113,12 @@ kmake() {
 		LOCALVERSION="-$flavour" -j "$ITE_JOBS" "$@"
 }
 
-# Configure when the fragment changed (or never configured).
-config_id=$(sha256sum "$fragment" | cut -d' ' -f1)
+# Configure when a fragment changed (or never configured).
+config_id=$(kconfig_fragments "${debug[@]}" | xargs cat | sha256sum | cut -d' ' -f1)
 if ! stamp_ok "$src/.ite-lab/config" "$config_id" || [ ! -f "$src/.config" ]; then
-	log "linux ($flavour): configuring (tinyconfig + guest-image/kernel.config)"
-	kconfig_lab "$src" "$src" "$top/config.log" CC="ccache gcc" HOSTCC="ccache gcc" \
+	log "linux ($flavour): configuring (tinyconfig + $(kconfig_fragments "${debug[@]}" |
+		sed "s|^$ITE_TOP/||" | paste -sd+))"
+	kconfig_lab "$src" "$src" "$top/config.log" "${debug[@]}" CC="ccache gcc" HOSTCC="ccache gcc" \
 		LOCALVERSION="-$flavour" -j "$ITE_JOBS" || die "linux ($flavour): configuration failed"
 	echo "$config_id" >"$src/.ite-lab/config"
 fi

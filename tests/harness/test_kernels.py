@@ -65,10 +65,26 @@ class Resolve(unittest.TestCase):
         self.assertEqual([k.label for k in self.resolve("sid")], ["sid"])
         bzimage(kernels.builtin(self.build, "sid").bzimage)
         ks = self.resolve("all")
-        self.assertEqual([k.label for k in ks], list(scenario.KERNELS))
+        self.assertEqual([k.label for k in ks], ["patched", "unpatched", "sid"])
         self.assertEqual([k.label for k in self.resolve("unpatched,patched", "patched")],
                          ["unpatched", "patched"])
         self.assertEqual([k.informational for k in ks], [False, False, True])
+
+    def test_debug_kernel_only_when_named(self):
+        # Built or not, "all" leaves the debug lane out; named, it is a
+        # gating column of the lab's own, in build/linux/patched-debug/.
+        bzimage(kernels.builtin(self.build, "patched-debug").bzimage)
+        with contextlib.redirect_stderr(io.StringIO()):
+            self.assertNotIn("patched-debug", [k.label for k in self.resolve("all")])
+        k, = self.resolve("patched-debug")
+        self.assertEqual((k.label, k.builtin, k.informational), ("patched-debug", True, False))
+        self.assertEqual(k.bzimage, os.path.join(self.build, "linux", "patched-debug", "src",
+                                                 kernels.BZIMAGE))
+        self.assertEqual(k.initramfs, os.path.join(self.build, "initramfs-patched-debug.cpio"))
+        self.assertEqual([k.label for k in self.resolve("all,patched-debug")],
+                         ["patched", "unpatched", "patched-debug"])
+        self.assertIn("not patched, unpatched, sid, patched-debug",
+                      self.error("patched-debug=" + self.path("x")))
 
     def test_tree_and_o_directory(self):
         t = tree(self.path("o-series"))

@@ -100,6 +100,18 @@ class Malformed(unittest.TestCase):
         self.assertEqual(s.expectation("sid").outcome, "pass")
         self.assertEqual(s.expectation("patched").outcome, "pass")
 
+    def test_debug_kernel_held_to_patched(self):
+        s = self.load(MINIMAL + "[patched]\nexpect = fail\nsignature = ITE\nrepeat = 2\n"
+                      "require = isolated\n[unpatched]\nexpect = pass\n")
+        self.assertEqual(s.expectation("patched-debug"), s.expectation("patched"))
+        self.assertEqual(s.expectation("patched-debug").repeat, 2)
+        s = self.load(MINIMAL + "[unpatched]\nexpect = fail\nsignature = ITE\n")
+        self.assertEqual(s.expectation("patched-debug").outcome, "pass")
+        s = self.load(MINIMAL + "[patched]\nrequire = isolated\n"
+                      "[patched-debug]\nrequire = lockdep\n")
+        self.assertEqual(s.expectation("patched-debug").require, ["lockdep"])
+        self.assertEqual(s.expectation("patched").require, ["isolated"])
+
     def test_trace(self):
         s = self.load(MINIMAL + "trace = a_* b\n    c\ntrace-order =\n    a_x\n    c\n")
         self.assertEqual(s.trace, ["a_*", "b", "c"])
