@@ -201,11 +201,16 @@ static void vtd_write_gcmd(Env *e, uint32_t cmd, uint32_t sts)
                     ==, sts);
 }
 
-static Env *env_start(const Case *c)
+/*
+ * Start QEMU. @incoming: NULL, or where to receive a migration; then the
+ * guest is not touched: env_attach() once it has arrived.
+ */
+static Env *env_launch(const Case *c, const char *incoming)
 {
     Env *e = g_new0(Env, 1);
     g_autofree char *trace = NULL;
-    int i;
+    g_autofree char *inc =
+        incoming ? g_strdup_printf("-incoming %s", incoming) : NULL;
 
     e->sm = c->sm;
     if (c->trace) {
@@ -219,9 +224,19 @@ static Env *env_start(const Case *c)
     }
     e->qts = qtest_initf("-M q35 -device intel-iommu,device-iotlb=on%s%s "
                          "-device ats-testdev,id=dev0,addr=0x4 "
-                         "-device ats-testdev,id=dev1,addr=0x5 %s",
+                         "-device ats-testdev,id=dev1,addr=0x5 %s %s",
                          e->sm ? ",x-scalable-mode=on" : "",
-                         c->opts ? c->opts : "", trace ? trace : "");
+                         c->opts ? c->opts : "", trace ? trace : "",
+                         inc ? inc : "");
+    e->size = e->sm ? 128 : 256;
+    return e;
+}
+
+/* The test's view of the endpoints (BARs mapped, bus mastering on) */
+static void env_attach(Env *e)
+{
+    int i;
+
     e->bus = qpci_new_pc(e->qts, NULL);
     for (i = 0; i < NR_DEVS; i++) {
         e->dev[i] = qpci_device_find(e->bus, dev_devfn[i]);
@@ -229,9 +244,14 @@ static Env *env_start(const Case *c)
         qpci_device_enable(e->dev[i]);
         e->bar[i] = qpci_iomap(e->dev[i], 0, NULL);
     }
+}
 
+static Env *env_start(const Case *c)
+{
+    Env *e = env_launch(c, NULL);
+
+    env_attach(e);
     /* A 4 KiB queue: 256 descriptors of 128 bits, or 128 of 256 */
-    e->size = e->sm ? 128 : 256;
     qtest_memset(e->qts, INV_QUEUE, 0, 0x1000);
     qtest_writeq(e->qts, IOMMU_BASE + DMAR_IQA_REG,
                  INV_QUEUE | (e->sm ? VTD_IQA_DW_MASK : 0));
@@ -599,6 +619,49 @@ static void test_disable_reset(Env *e)
     g_assert_cmphex(iqer(e), ==, 0);
 }
 
+/*
+ * Migration with a wait pending behind a hung device's request: on the
+ * destination the wait is still pending (QI disable refused, no status
+ * write) and the request still times out, with its ITESID.
+ */
+static void test_migrate(Env *e)
+{
+    g_autofree char *sock = g_strdup_printf("%s/vtd-iq-test-%d.sock",
+                                            g_get_tmp_dir(), getpid());
+    g_autofree char *uri = g_strdup_printf("unix:%s", sock);
+    Case c = { .sm = e->sm };
+    Env *d;
+    uint32_t w;
+
+    knob_bool(e, 0, "drop-inval", true);
+    submit_devtlb(e, 0);
+    w = submit_wait(e, 0);
+    g_assert_cmpuint(iqh(e), ==, qptr(e, 2));
+
+    d = env_launch(&c, uri);
+    qtest_qmp_assert_success(e->qts, "{'execute': 'migrate',"
+                             " 'arguments': {'uri': %s}}", uri);
+    qtest_qmp_eventwait(d->qts, "RESUME");
+    unlink(sock);
+    env_attach(d);
+    d->tail = e->tail;
+    d->waits = e->waits;
+
+    g_assert_cmpuint(iqh(d), ==, qptr(d, 2));
+    qtest_writel(d->qts, IOMMU_BASE + DMAR_GCMD_REG, 0);
+    g_assert_cmphex(qtest_readl(d->qts, IOMMU_BASE + DMAR_GSTS_REG) &
+                    VTD_GSTS_QIES, ==, VTD_GSTS_QIES);
+    g_assert(!wait_done(d, w));
+    step_ms(d, TIMEOUT_MS + 1);
+    g_assert_cmphex(fsts(d), ==, VTD_FSTS_ITE);
+    g_assert_cmphex(iqer(d) & VTD_IQER_ITESID_MASK, ==,
+                    VTD_IQER_ITESID(SID(0)));
+    g_assert(!wait_done(d, w));
+    clear_fsts(d, VTD_FSTS_ITE);
+    g_assert(wait_done(d, submit_wait(d, 0)));
+    env_stop(d);
+}
+
 /* Bad iq-fetch-depth values are refused at realize, with the reason. */
 static void test_bad_depth(const void *data)
 {
@@ -664,6 +727,7 @@ int main(int argc, char **argv)
     add_case("itag-unique", test_itag_unique, NULL, false);
     add_case("pasid-devtlb", test_pasid_devtlb, NULL, true);
     add_case("disable-reset", test_disable_reset, NULL, false);
+    add_case("migrate", test_migrate, NULL, false);
     qtest_add_data_func("/vtd-iq/bad-depth", NULL, test_bad_depth);
     return g_test_run();
 }
