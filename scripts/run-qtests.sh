@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Usage: run-qtests.sh [QTEST...]
 # Builds and runs the QEMU qtests ite-lab cares about against ite-lab's
-# QEMU: its own (ats-testdev-test, pcie-surprise-test) and the upstream
+# QEMU: its own (ats-testdev-test, vtd-iq-test, pcie-surprise-test) and the upstream
 # ones for the code it patches (intel-iommu-test), or the ones named.
 # Prints TAP: every test case of every program, numbered across them
 # ("ok 3 - ats-testdev-test: /x86_64/ats-testdev/..."). A program that
@@ -20,7 +20,7 @@ set -uo pipefail
 if [ $# -gt 0 ]; then
 	qtests=("$@")
 else
-	read -r -a qtests <<<"${ITE_QTESTS:-ats-testdev-test pcie-surprise-test intel-iommu-test}"
+	read -r -a qtests <<<"${ITE_QTESTS:-ats-testdev-test vtd-iq-test pcie-surprise-test intel-iommu-test}"
 fi
 flavour=${ITE_QEMU_FLAVOUR:-qemu}
 bld=$ITE_BUILD/$flavour/build

@@ -514,9 +514,9 @@ static void test_wait_blocked(void)
 }
 
 /*
- * Queued invalidation cannot be disabled while a wait is blocked, not even
- * when the guest moves IQT back onto it so that the queue looks empty: the
- * late completion must not fetch descriptors with QI disabled.
+ * Queued invalidation cannot be disabled while a wait is pending, although
+ * the queue looks empty (IQH is past the wait): the late completion must
+ * not complete the wait, nor fetch descriptors, with QI disabled.
  */
 static void test_qi_disable_blocked(void)
 {
@@ -527,16 +527,15 @@ static void test_qi_disable_blocked(void)
     qom_set_uint(e, "inval-delay-ms", 50);
     submit_dev_tlb_inv(e, DUT_SID, IOVA_BASE);
     token = submit_wait(e);
+    /* the pending wait was fetched: IQH is past it, the queue looks empty */
     head = qtest_readq(e->qts, IOMMU_BASE + DMAR_IQH_REG);
-    g_assert_cmpuint(head, ==, (uint64_t)(e->iq_tail - 1) << 4);
-    qtest_writeq(e->qts, IOMMU_BASE + DMAR_IQT_REG, head);
+    g_assert_cmpuint(head, ==, (uint64_t)e->iq_tail << 4);
     qtest_writel(e->qts, IOMMU_BASE + DMAR_GCMD_REG, VTD_GCMD_TE);
-    /* refused: QI stays enabled, the head stays on the wait */
+    /* refused: QI stays enabled, the head stays where it is */
     g_assert_cmphex(qtest_readl(e->qts, IOMMU_BASE + DMAR_GSTS_REG) &
                     VTD_GSTS_QIES, ==, VTD_GSTS_QIES);
     g_assert_cmpuint(qtest_readq(e->qts, IOMMU_BASE + DMAR_IQH_REG), ==, head);
-    /* the tail back where it was: the wait completes with the device */
-    qtest_writeq(e->qts, IOMMU_BASE + DMAR_IQT_REG, (uint64_t)e->iq_tail << 4);
+    /* the wait completes with the device */
     g_assert(!wait_done(e, token));
     step_ms(e, 51);
     g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_RECEIVED), ==, 1);
