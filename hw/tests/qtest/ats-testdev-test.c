@@ -935,23 +935,38 @@ static void test_verify_no_fault_sm(void)
     do_verify_no_fault(SCALABLE);
 }
 
+/*
+ * qom-set PATH PROP VALUE must fail; returns its error's description
+ * (g_free() it).
+ */
+static char *qom_set_error(Env *e, const char *path, const char *prop,
+                           int64_t value)
+{
+    QDict *rsp = qtest_qmp(e->qts, "{'execute': 'qom-set', 'arguments': {"
+                           "'path': %s, 'property': %s, 'value': %" PRId64
+                           "}}", path, prop, value);
+    char *desc;
+
+    g_assert(qdict_haskey(rsp, "error"));
+    desc = g_strdup(qdict_get_str(qdict_get_qdict(rsp, "error"), "desc"));
+    qobject_unref(rsp);
+    return desc;
+}
+
 /* Bad values are refused with the reason and change nothing. */
 static void test_bad_props(void)
 {
     Env *e = env_start(true);
+    g_autofree char *low = NULL;
+    g_autofree char *high = NULL;
+    g_autofree char *ro = NULL;
     QDict *rsp;
 
-    rsp = qtest_qmp(e->qts, "{'execute': 'qom-set', 'arguments': {"
-                    "'path': '/machine/peripheral/dut', "
-                    "'property': 'hung-dma-interval-ms', 'value': 0}}");
-    g_assert(strstr(qdict_get_str(qdict_get_qdict(rsp, "error"), "desc"),
-                    "hung-dma-interval-ms must be between 1 and"));
-    qobject_unref(rsp);
-    rsp = qtest_qmp(e->qts, "{'execute': 'qom-set', 'arguments': {"
-                    "'path': '/machine/peripheral/dut', "
-                    "'property': 'hung-dma-interval-ms', 'value': 60001}}");
-    g_assert(qdict_haskey(rsp, "error"));
-    qobject_unref(rsp);
+    low = qom_set_error(e, "/machine/peripheral/dut",
+                        "hung-dma-interval-ms", 0);
+    g_assert(strstr(low, "hung-dma-interval-ms must be between 1 and"));
+    high = qom_set_error(e, "/machine/peripheral/dut",
+                         "hung-dma-interval-ms", 60001);
     g_assert_cmpuint(qom_get_uint(e, "hung-dma-interval-ms"), ==, 10);
     qom_set_uint(e, "hung-dma-interval-ms", 20);
     g_assert_cmpuint(qom_get_uint(e, "hung-dma-interval-ms"), ==, 20);
@@ -963,11 +978,7 @@ static void test_bad_props(void)
     qobject_unref(rsp);
 
     /* the fence counter is read-only */
-    rsp = qtest_qmp(e->qts, "{'execute': 'qom-set', 'arguments': {"
-                    "'path': '/machine/peripheral/iommu', "
-                    "'property': 'fence-violations', 'value': 5}}");
-    g_assert(qdict_haskey(rsp, "error"));
-    qobject_unref(rsp);
+    ro = qom_set_error(e, "/machine/peripheral/iommu", "fence-violations", 5);
     g_assert_cmpuint(fence(e), ==, 0);
     env_stop(e);
 }

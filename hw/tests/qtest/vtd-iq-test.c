@@ -285,6 +285,35 @@ static char *trace_text(Env *e)
 }
 
 /*
+ * Two CPUs' submissions behind a slow device: device 0 answers 50 ms late,
+ * its invalidation and wait *@w0 first, then another CPU's IOTLB flush,
+ * device 1's invalidation and wait *@w1.
+ */
+static void submit_behind_slow(Env *e, uint32_t *w0, uint32_t *w1)
+{
+    knob_uint(e, 0, "inval-delay-ms", 50);
+    submit_devtlb(e, 0);
+    *w0 = submit_wait(e, 0);
+    submit_iotlb(e);
+    submit_devtlb(e, 1);
+    *w1 = submit_wait(e, 0);
+}
+
+/*
+ * Fetching stopped after the first wait (IQH past it, device 1 not asked
+ * yet); once device 0 answers, both waits complete and the rest is fetched.
+ */
+static void assert_stopped_after_first_wait(Env *e, uint32_t w0, uint32_t w1)
+{
+    g_assert_cmpuint(iqh(e), ==, qptr(e, 2));
+    g_assert_cmpuint(received(e, 1), ==, 0);
+    step_ms(e, 51);
+    g_assert(wait_done(e, w0) && wait_done(e, w1));
+    g_assert_cmpuint(received(e, 1), ==, 1);
+    g_assert_cmpuint(iqh(e), ==, qptr(e, e->tail));
+}
+
+/*
  * A slow device's invalidation before a wait: the wait becomes pending and
  * fetching goes on past it (another CPU's IOTLB flush, the other device's
  * invalidation, a second wait). Both waits complete when the slow device
@@ -294,12 +323,7 @@ static void test_fetch_ahead(Env *e)
 {
     uint32_t w0, w1;
 
-    knob_uint(e, 0, "inval-delay-ms", 50);
-    submit_devtlb(e, 0);
-    w0 = submit_wait(e, 0);
-    submit_iotlb(e);
-    submit_devtlb(e, 1);
-    w1 = submit_wait(e, 0);
+    submit_behind_slow(e, &w0, &w1);
 
     g_assert_cmpuint(iqh(e), ==, qptr(e, e->tail));
     g_assert_cmpuint(received(e, 1), ==, 1);
@@ -315,20 +339,9 @@ static void test_fetch_depth1(Env *e)
 {
     uint32_t w0, w1;
 
-    knob_uint(e, 0, "inval-delay-ms", 50);
-    submit_devtlb(e, 0);
-    w0 = submit_wait(e, 0);
-    submit_iotlb(e);
-    submit_devtlb(e, 1);
-    w1 = submit_wait(e, 0);
+    submit_behind_slow(e, &w0, &w1);
 
-    /* the wait was fetched (IQH is past it), nothing after it */
-    g_assert_cmpuint(iqh(e), ==, qptr(e, 2));
-    g_assert_cmpuint(received(e, 1), ==, 0);
-    step_ms(e, 51);
-    g_assert(wait_done(e, w0) && wait_done(e, w1));
-    g_assert_cmpuint(received(e, 1), ==, 1);
-    g_assert_cmpuint(iqh(e), ==, qptr(e, e->tail));
+    assert_stopped_after_first_wait(e, w0, w1);
     g_assert_cmphex(fsts(e), ==, 0);
 }
 
@@ -366,12 +379,7 @@ static void test_fence(Env *e)
     submit_devtlb(e, 1);
     w1 = submit_wait(e, 0);
 
-    g_assert_cmpuint(iqh(e), ==, qptr(e, 2));
-    g_assert_cmpuint(received(e, 1), ==, 0);
-    step_ms(e, 51);
-    g_assert(wait_done(e, w0) && wait_done(e, w1));
-    g_assert_cmpuint(received(e, 1), ==, 1);
-    g_assert_cmpuint(iqh(e), ==, qptr(e, e->tail));
+    assert_stopped_after_first_wait(e, w0, w1);
 }
 
 /*
