@@ -5,6 +5,7 @@ in the machine, what to do to it, and what each kernel is expected to do.
 """
 import configparser
 import json
+import operator
 import os
 import re
 import shlex
@@ -34,9 +35,8 @@ STEP_KINDS = ("guest", "qmp", "event", "sleep", "qom-check")
 # The comparisons of a qom-check step (PATH PROPERTY OP VALUE); the
 # ordering ones compare numbers only.
 QOM_OPS = {
-    "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
-    "<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
+    "==": operator.eq, "!=": operator.ne, "<": operator.lt,
+    "<=": operator.le, ">": operator.gt, ">=": operator.ge,
 }
 QOM_ORDERING = ("<", "<=", ">", ">=")
 SCENARIO_SUFFIX = ".scenario"
