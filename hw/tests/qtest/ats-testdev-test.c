@@ -690,7 +690,9 @@ static void fill_page0(Env *e)
  * The driver frees a page a hung device still writes: the mapping is
  * removed, the device-TLB invalidation times out (ITE), and the device
  * keeps writing through its ATC. Each such write is a fence violation;
- * none is counted before the guest saw the invalidation end.
+ * none is counted before the guest saw the invalidation end: it has
+ * handled the ITE (and could have blocked the device's ATS meanwhile),
+ * and a wait it queued then completed.
  */
 static void do_fence_hung(const char *mode)
 {
@@ -714,6 +716,13 @@ static void do_fence_hung(const char *mode)
 
     step_ms(e, 51);
     g_assert_cmphex(fsts(e), ==, VTD_FSTS_ITE);
+    /* timed out, but the guest has not handled the ITE yet */
+    step_ms(e, 30);
+    g_assert_cmpuint(fence(e), ==, 0);
+
+    /* it clears ITE and a wait it queues completes: it goes on */
+    submit_wait(e);
+    qtest_writel(e->qts, IOMMU_BASE + DMAR_FSTS_REG, VTD_FSTS_ITE);
     qtest_writel(e->qts, DATA_PHYS, 0);
     n = fence(e);
     step_ms(e, 30);
@@ -722,7 +731,7 @@ static void do_fence_hung(const char *mode)
     g_assert_cmpuint(atd_stat(e, ATD_STAT_HUNG_DMA_ACCESSES), ==,
                      qom_get_uint(e, "hung-dma-accesses"));
     /* the check leaves no trace the guest can see */
-    g_assert_cmphex(fsts(e), ==, VTD_FSTS_ITE);
+    g_assert_cmphex(fsts(e), ==, 0);
 
     /* no longer hung: the engine stops */
     qom_set_bool(e, "hung-dma", false);
@@ -833,6 +842,11 @@ static void do_fence_refused(const char *mode)
     step_ms(e, 51);
     g_assert_cmphex(fsts(e), ==, VTD_FSTS_ITE);
     step_ms(e, 50);
+    g_assert_cmpuint(fence(e), ==, 0);
+    /* nor once the guest has handled the ITE and goes on */
+    submit_wait(e);
+    qtest_writel(e->qts, IOMMU_BASE + DMAR_FSTS_REG, VTD_FSTS_ITE);
+    step_ms(e, 30);
     g_assert_cmpuint(fence(e), ==, 0);
     g_assert_cmphex(qtest_readl(e->qts, DATA_PHYS), ==, 0);
     g_assert_cmpuint(atd_stat(e, ATD_STAT_TRANSLATION_UR), >=, 4);
