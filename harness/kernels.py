@@ -1,10 +1,11 @@
 """The guest kernels a run boots (run-tests.sh --kernel).
 
-The lab's own are built in the build directory: patched, unpatched and
-sid, each held to its section of a scenario, and patched-debug (the
-patched series with the checkers of guest-image/debug.config), held to the
-patched kernel's and run only when named. A kernel given by path is
-someone else's:
+The lab's own are built in the build directory (scenario.KERNELS): the
+6.12 pair (patched, unpatched) and the mainline pair (mainline,
+mainline-base), each held to its section of a scenario or to the one
+scenario.HELD_TO names, and the debug lanes (patched-debug,
+mainline-debug: a series with the checkers of guest-image/debug.config),
+run only when named. A kernel given by path is someone else's:
   - a built kernel tree or O= build directory (arch/x86/boot/bzImage,
     .config, Module.symvers): its .config is checked against
     guest-image/kernel-required.config, and the lab builds its guest driver
@@ -63,9 +64,9 @@ class Kernel:
 
     @property
     def informational(self):
-        """Its cells never decide the run: sid's (a column of findings), and
-        a kernel given by path with nothing expected of it."""
-        return self.label in scenario.INFORMATIONAL if self.builtin else not self.expect
+        """Its cells never decide the run: a kernel given by path with
+        nothing expected of it (the lab's own all gate theirs)."""
+        return not self.builtin and not self.expect
 
     def expectation(self, s):
         """What scenario `s` expects of it. With no expectations (a kernel
@@ -104,8 +105,8 @@ def builtin(build, name):
 
 def resolve(specs, build, modules="", expect=""):
     """The Kernels of --kernel's values `specs` (each a comma-separated list
-    of built-in names and paths; "all": the built-in ones, the
-    informational ones only when built), in order, without repeats.
+    of built-in names and paths; "all": the built-in ones but the lanes),
+    in order, without repeats.
     KernelError for a path that is no kernel, a tree the scenarios cannot
     run on, or options that apply to none of them."""
     names = []
@@ -146,19 +147,9 @@ def resolve(specs, build, modules="", expect=""):
 
 
 def _all(build):
-    """The lab's own kernels; an informational one (sid) only when built,
-    as its column is not needed for a verdict; a lane of its own
-    (patched-debug) never: it runs when named."""
-    out = []
-    for n in scenario.KERNELS:
-        if n in scenario.LANES:
-            continue
-        if n in scenario.INFORMATIONAL and not os.path.exists(builtin(build, n).bzimage):
-            print("# the %s kernel is not built (ninja -C build kernel-%s): its "
-                  "informational column is left out" % (n, n), file=sys.stderr)
-            continue
-        out.append(n)
-    return out
+    """The lab's own kernels but the lanes of their own (the debug
+    kernels), which run when named."""
+    return [n for n in scenario.KERNELS if n not in scenario.LANES]
 
 
 def _by_path(path, build, modules, expect, labels, label=""):

@@ -12,10 +12,11 @@ A test per scenario, its subtests the vIOMMU modes, theirs the kernels
     1..2
       KTAP version 1
       # Subtest: legacy
-      1..3
+      1..4
       ok 1 patched
       ok 2 unpatched # XFAIL line 464: [ 12.686050] DMAR: VT-d detected ...
-      ok 3 sid # XFAIL line 480: ...
+      ok 3 mainline
+      ok 4 mainline-base # XFAIL line 480: ...
     ok 1 legacy
     ...
   ok 1 hung-device-dma
@@ -28,9 +29,9 @@ result as "ok" or "not ok" says.
   EVIDENCE", the line kselftest writes for one (ksft_test_result_xfail):
   it passed.
 - A cell that did not run (outcome "skip") is "ok N name # SKIP why".
-- An informational cell that missed its expectation (a finding: sid
-  unlike the base, a kernel given by path like no known behaviour) is
-  "not ok N sid # SKIP informational: WHAT". TODO would be TAP's way,
+- An informational cell that missed its expectation (a finding: a
+  kernel given by path like no known behaviour) is
+  "not ok N NAME # SKIP informational: WHAT". TODO would be TAP's way,
   but KTAP does not recognize it (ktap.rst) and kunit.py counts a "not ok
   # TODO" as failed, exiting 1 for a run that passed; SKIP keeps it out of
   the failures, and "not ok" still says what the cell did.

@@ -11,23 +11,32 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-KERNELS = ("patched", "unpatched", "sid", "patched-debug")
-# The kernels whose cells decide the run. The sid kernel (the newest Linux
-# in Debian's archive, unpatched) is a column of findings: what upstream
-# still gets wrong, reported but never a regression of ite-lab's.
-GATING = ("patched", "unpatched")
-INFORMATIONAL = ("sid",)
-# Kernels held to another's section when they have none of their own: the
-# patched series built with guest-image/debug.config too (lockdep, atomic-
-# sleep checks, KFENCE) must do what the patched kernel does, and its
-# checkers' reports ("WARNING: ...", "BUG: ...") are forbidden lines like
-# any other (guest_log.FORBIDDEN). It gates its cells when it runs, but
-# runs only when named: it is a lane of its own (scripts/check.sh, meson
-# suite 'debug') for the groups it is for, not a column of "--kernel=all",
-# as it takes a kernel build of its own (docs/kernel-patches.md, "The
-# debug kernel").
-HELD_TO = {"patched-debug": "patched"}
-LANES = ("patched-debug",)
+# The lab's own kernels (build/linux/NAME, ninja -C build kernel-NAME):
+# the 6.12 pair, patched (kernel-patches/6.12/) and unpatched (its base,
+# linux-source-6.12), and the mainline pair, mainline
+# (kernel-patches/mainline/, the primary series) and mainline-base (its
+# base, sid's linux at the pinned ITE_MAINLINE_VERSION); then the debug
+# lanes. Every one gates its cells.
+KERNELS = ("patched", "unpatched", "mainline", "mainline-base",
+           "patched-debug", "mainline-debug")
+# The kernels every scenario states what it expects of ([patched],
+# [unpatched]); the others are held to these when they have no section.
+STATED = ("patched", "unpatched")
+# Kernels held to another's section when they have none of their own. The
+# mainline pair does what the 6.12 pair does unless a scenario says
+# otherwise ([mainline], [mainline-base]): both series fix the same bugs,
+# and both bases have them. The debug lanes, each series built with
+# guest-image/debug.config too (lockdep, atomic-sleep checks, KFENCE), must
+# do what their series does, and their checkers' reports ("WARNING: ...",
+# "BUG: ...") are forbidden lines like any other (guest_log.FORBIDDEN).
+# A lane runs only when named: not a column of "--kernel=all", as each
+# takes a kernel build of its own (docs/harness.md, "Kernels").
+HELD_TO = {"mainline": "patched", "mainline-base": "unpatched",
+           "patched-debug": "patched", "mainline-debug": "mainline"}
+LANES = ("patched-debug", "mainline-debug")
+# Each series' base kernel: what "no less safe than the base" compares a
+# prefix of the series with (harness/prefix_safety.py).
+BASE_OF = {"patched": "unpatched", "mainline": "mainline-base"}
 # The vIOMMU's translation modes: legacy (root/context tables) and scalable
 # (x-scalable-mode=on, PASID tables); the guest driver is told to match.
 MODES = ("legacy", "scalable")
@@ -41,7 +50,8 @@ QOM_OPS = {
 QOM_ORDERING = ("<", "<=", ">", ">=")
 SCENARIO_SUFFIX = ".scenario"
 # The keys of a scenario's [scenario] section and of its kernel sections
-# ([patched], [unpatched], [sid]); docs/scenarios.md says what each means.
+# ([patched], [unpatched], [mainline], ...); docs/scenarios.md says what
+# each means.
 SCENARIO_KEYS = ("description", "groups", "timeout", "smp", "memory", "iommu",
                  "topology", "devices", "cmdline", "steps", "require", "forbid",
                  "trace", "trace-order", "trace-forbid", "modes", "cycle", "cycles", "after")
@@ -114,19 +124,13 @@ class Scenario:
                    for st in self.steps + self.cycle + self.after)
 
     def expectation(self, kernel):
-        """What the kernel is expected to do. An informational kernel
-        (newer upstream, unpatched) without a section of its own is held
-        to the unpatched kernel's: its column then says, cell by cell,
-        whether upstream still fails where the base does (as expected) or
-        behaves differently (a finding), and its failing cells end when
-        the failure is seen instead of running into the deadline. A
-        kernel of HELD_TO without a section is held to that kernel's."""
+        """What the kernel is expected to do: its own section, else the
+        section of the kernel it is held to (HELD_TO, in a chain:
+        mainline-debug to mainline, then patched), else a pass."""
         if kernel in self.expect:
             return self.expect[kernel]
         if kernel in HELD_TO:
             return self.expectation(HELD_TO[kernel])
-        if kernel in INFORMATIONAL:
-            return self.expect.get("unpatched", Expectation())
         return Expectation()
 
 

@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
-# bisect-build.sh qemu|linux [DIR]: check that every patch of a series
-# builds on its own. Makes a work tree with scripts/worktree.sh (in DIR, or
-# a temporary directory), builds the first commit fully, then each later
-# commit incrementally, and prints TAP, a test per commit. For qemu, the hw/ overlay is present at every
-# commit (as it is in the build); for linux, the guest kernel config is used.
+# bisect-build.sh COMPONENT [DIR]: check that every patch of a series
+# builds on its own; COMPONENT is qemu, linux (kernel-patches/6.12/) or
+# linux-mainline (kernel-patches/mainline/): scripts/lib/sources.sh. Makes a
+# work tree with scripts/worktree.sh (in DIR, or a temporary directory),
+# builds the first commit fully, then each later commit incrementally, and
+# prints TAP, a test per commit. For qemu, the hw/ overlay is present at
+# every commit (as it is in the build); for linux, the guest kernel config
+# is used (scripts/lib/kconfig.sh, kbuild_obj).
 set -uo pipefail
 . "$(dirname "$0")/lib/lib.sh"
 . "$ITE_TOP/scripts/lib/kconfig.sh"
+. "$ITE_TOP/scripts/lib/sources.sh"
 
 component=${1:-}
-case $component in
-qemu | linux) ;;
-*) die "usage: bisect-build.sh qemu|linux [DIR]" ;;
-esac
+series_dir "$component" >/dev/null || die "usage: bisect-build.sh ${COMPONENTS// /|} [DIR]"
 dir=${2:-$(mktemp -d)/$component}
 "$ITE_TOP/scripts/worktree.sh" "$component" "$dir" || exit 1
 mapfile -t commits < <(git -C "$dir" rev-list --reverse ite-lab-base..HEAD)
@@ -29,8 +30,9 @@ if [ "$component" = qemu ]; then
 		die "configure failed; see $bld/configure.log"
 	build() { ninja -C "$bld" -j "$ITE_JOBS" qemu-system-x86_64; }
 else
-	kconfig_lab "$dir" "$bld" "$bld/config.log" || die "kernel configuration failed"
-	build() { make -C "$dir" O="$bld" ARCH=x86_64 CC="ccache gcc" -j "$ITE_JOBS" bzImage; }
+	kconfig_lab "$dir" "$bld" "$bld/config.log" CC="ccache gcc" HOSTCC="ccache gcc" ||
+		die "kernel configuration failed"
+	build() { kbuild_obj "$dir" "$bld" /dev/stdout bzImage; }
 fi
 
 echo "TAP version 13"

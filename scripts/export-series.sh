@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
 # export-series.sh DIR: write the commits of a work tree made by
-# worktree.sh (everything after the ite-lab-base tag) back into
-# qemu-patches/ or kernel-patches/ as a git format-patch series, and
-# rewrite that directory's series file. Patches that are no longer in the
-# work tree are removed.
+# worktree.sh (everything after the ite-lab-base tag) back into the series
+# directory of its component (DIR/.git/ite-lab-component: qemu-patches/,
+# kernel-patches/6.12/ or kernel-patches/mainline/; scripts/lib/sources.sh)
+# as a git format-patch series, and rewrite that directory's series file.
+# Patches that are no longer in the work tree are removed; the cover letter
+# (0000-cover-letter.patch), written by hand beside the series, is kept.
 set -euo pipefail
 . "$(dirname "$0")/lib/lib.sh"
+. "$ITE_TOP/scripts/lib/sources.sh"
 
 dir=${1:?usage: export-series.sh DIR}
+cover=0000-cover-letter.patch
 need git git
 [ -f "$dir/.git/ite-lab-component" ] || die "$dir is not a work tree made by scripts/worktree.sh"
-case $(cat "$dir/.git/ite-lab-component") in
-qemu) out=$ITE_TOP/qemu-patches ;;
-linux) out=$ITE_TOP/kernel-patches ;;
-*) die "$dir/.git/ite-lab-component names an unknown component" ;;
-esac
+component=$(cat "$dir/.git/ite-lab-component")
+out=$(series_dir "$component") ||
+	die "$dir/.git/ite-lab-component names an unknown component '$component' (known: $COMPONENTS)"
 [ -z "$(git -C "$dir" status --porcelain --untracked-files=no)" ] ||
 	die "$dir has uncommitted changes; commit them first"
 
@@ -24,7 +26,7 @@ trap 'rm -rf "$tmp"' EXIT
 # Stable output: no commit ids or version trailers that change on rebase.
 git -C "$dir" format-patch -q --zero-commit --no-signature --no-numbered \
 	-o "$tmp" ite-lab-base..HEAD
-rm -f "$out"/*.patch
+find "$out" -maxdepth 1 -name '*.patch' ! -name "$cover" -delete
 # Keep the series file's leading comment block.
 sed -n '/^#/!q;p' "$out/series" >"$tmp/header" 2>/dev/null || : >"$tmp/header"
 cp "$tmp/header" "$out/series"

@@ -7,12 +7,13 @@
 #   seabios            bios-256k.bin
 #   busybox-static     the guest's userland
 #   ipxe-qemu          efi-e1000e.rom, for qtests that run q35's default NIC
-#   linux              source package (sid), for the informational "sid"
-#                      kernel: scripts/build/fetch-sid.sh; a failure there only
-#                      warns (the sid kernel's build then says so)
+#   linux              source package (sid) at exactly ITE_MAINLINE_VERSION
+#                      (scripts/lib/lib.sh): the mainline base
 #
-# "Pinned" means: the current version in the suite when the indexes were
-# last refreshed. The chosen versions are written to
+# "Pinned" means, for the trixie packages: the current version in the suite
+# when the indexes were last refreshed; for the mainline base, the version
+# lib.sh names (sid's newest moves daily, and its pool serves only some of
+# the versions its index lists: scripts/check-mainline-moves.sh). The chosen versions are written to
 # $ITE_CACHE/versions.env; build-*.sh copy them into the build tree.
 # A second run downloads nothing unless the archive moved on.
 set -euo pipefail
@@ -53,15 +54,33 @@ BUSYBOX_DEB_VERSION=$(deb_version "$busybox_deb")
 IPXE_DEB=$ipxe_deb
 IPXE_DEB_VERSION=$(deb_version "$ipxe_deb")
 EOT
-# Keep what fetch-sid.sh recorded last, for when sid is unreachable now.
-if [ -f "$ITE_CACHE/versions.env" ]; then
-	grep '^LINUX_SID_' "$ITE_CACHE/versions.env" >>"$ITE_CACHE/versions.env.new" || true
+# The mainline base: sid's linux at the pinned version, checked against
+# sid's signed index like the others. When the pool no longer has it (sid
+# drops old versions), files fetched before stay usable: they were checked
+# when downloaded, and the .dsc's own SHA256 sums are checked again here.
+mainline_dsc=${ITE_MAINLINE_PKG}_${ITE_MAINLINE_VERSION#*:}.dsc
+# mainline_cached: the pinned .dsc and the files it names, intact, in the cache.
+mainline_cached() {
+	local d=$ITE_CACHE/downloads
+	[ -f "$d/$mainline_dsc" ] &&
+		awk '/^Checksums-Sha256:/ { f = 1; next } /^[^ ]/ { f = 0 } f && NF == 3 { print $1 "  " $3 }' \
+			"$d/$mainline_dsc" | (cd "$d" && sha256sum -c --status)
+}
+if (apt_private_update sid) && mainline_files=$(apt_fetch sid source "$ITE_MAINLINE_PKG=$ITE_MAINLINE_VERSION"); then
+	grep -qxF "$mainline_dsc" <<<"$mainline_files" || die "no $mainline_dsc among the files of $ITE_MAINLINE_PKG $ITE_MAINLINE_VERSION"
+elif mainline_cached; then
+	log "warning: $ITE_MAINLINE_PKG $ITE_MAINLINE_VERSION could not be fetched from $ITE_MAINLINE_SUITE now;" \
+		"using the copy in the cache (its files match $mainline_dsc)"
+else
+	die "the mainline base, $ITE_MAINLINE_PKG $ITE_MAINLINE_VERSION from $ITE_MAINLINE_SUITE, cannot be fetched" \
+		"(see above). If sid's pool dropped it, move the pin (ITE_MAINLINE_VERSION in scripts/lib/lib.sh)" \
+		"to a version scripts/check-mainline-moves.sh says the series applies to"
 fi
+cat >>"$ITE_CACHE/versions.env.new" <<EOT
+LINUX_MAINLINE_PKG=$ITE_MAINLINE_PKG
+LINUX_MAINLINE_SUITE=$ITE_MAINLINE_SUITE
+LINUX_MAINLINE_DSC=$mainline_dsc
+LINUX_MAINLINE_VERSION=$ITE_MAINLINE_VERSION
+EOT
 mv "$ITE_CACHE/versions.env.new" "$ITE_CACHE/versions.env"
-log "sources: qemu $qemu_version, $ITE_LINUX_PKG $(deb_version "$linux_deb")"
-
-if ! "$ITE_TOP/scripts/build/fetch-sid.sh"; then
-	sid=$(sed -n 's/^LINUX_SID_VERSION=//p' "$ITE_CACHE/versions.env")
-	log "warning: sid's linux source was not fetched (see above); the pinned sources are complete;" \
-		"the sid kernel ${sid:+stays at $sid}${sid:-cannot be built until it is}"
-fi
+log "sources: qemu $qemu_version, $ITE_LINUX_PKG $(deb_version "$linux_deb"), $ITE_MAINLINE_PKG $ITE_MAINLINE_VERSION ($ITE_MAINLINE_SUITE)"

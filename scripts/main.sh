@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # ite-lab's main job on a fresh Debian 12 or 13 machine (as root): install
-# the build dependencies, fetch and build everything (with the
-# informational sid kernel when sid is reachable: scripts/build-all.sh),
+# the build dependencies, fetch and build everything (scripts/build-all.sh),
 # then run the whole scenario matrix. The report lands in
 # build/results/latest/.
 set -euo pipefail

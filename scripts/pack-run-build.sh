@@ -19,7 +19,7 @@ files=(qemu/build/qemu-system-x86_64 qemu/src/python firmware)
 for f in versions.env host-tsc-khz; do
 	[ -e "$f" ] && files+=("$f")
 done
-for k in patched unpatched sid; do
+for k in patched unpatched mainline mainline-base patched-debug mainline-debug; do
 	[ -f "linux/$k/src/arch/x86/boot/bzImage" ] || continue
 	files+=("linux/$k/src/arch/x86/boot/bzImage" "linux/$k/src/.config" "initramfs-$k.cpio")
 	[ -e "linux/$k/kernelrelease" ] && files+=("linux/$k/kernelrelease")

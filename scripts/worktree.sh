@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# worktree.sh qemu|linux DIR: turn the pinned source into a git work tree
-# with the series applied as commits, for editing code rather than diffs.
+# worktree.sh COMPONENT DIR: turn a pinned source into a git work tree with
+# its series applied as commits, for editing code rather than diffs.
+# COMPONENT (scripts/lib/sources.sh):
+#   qemu            qemu-patches/ on Debian's qemu
+#   linux           kernel-patches/6.12/ on linux-source-6.12 (the backport)
+#   linux-mainline  kernel-patches/mainline/ on sid's linux at
+#                   ITE_MAINLINE_VERSION (the primary series)
 #
 #   commit "ite-lab base: ..."   the pinned source, tagged ite-lab-base
-#   one commit per patch         from qemu-patches/ or kernel-patches/
+#   one commit per patch         of the series file (not the cover letter)
 #
 # For qemu, the files of ite-lab's hw/ overlay are symlinked into the tree
 # (and git-excluded there), so edits to them land in ite-lab's hw/ directly.
-# Export the commits back with scripts/export-series.sh DIR.
+# The component is recorded in DIR/.git/ite-lab-component; export the
+# commits back with scripts/export-series.sh DIR.
 set -euo pipefail
 . "$(dirname "$0")/lib/lib.sh"
 . "$ITE_TOP/scripts/lib/sources.sh"
@@ -15,12 +21,9 @@ set -euo pipefail
 
 component=${1:-}
 dir=${2:-}
-case $component in
-qemu) series_dir=$ITE_TOP/qemu-patches ;;
-linux) series_dir=$ITE_TOP/kernel-patches ;;
-*) die "usage: worktree.sh qemu|linux DIR" ;;
-esac
-[ -n "$dir" ] || die "usage: worktree.sh qemu|linux DIR"
+usage="usage: worktree.sh ${COMPONENTS// /|} DIR"
+series_dir=$(series_dir "$component") || die "$usage"
+[ -n "$dir" ] || die "$usage"
 [ -e "$dir" ] && die "$dir already exists; remove it or choose another directory"
 need git git
 load_versions
@@ -28,13 +31,8 @@ load_versions
 mkdir -p "$(dirname "$dir")"
 dir=$(cd "$(dirname "$dir")" && pwd)/$(basename "$dir")
 log "$component: unpacking the pinned source into $dir"
-if [ "$component" = qemu ]; then
-	extract_qemu "$dir"
-	base="$QEMU_DSC"
-else
-	extract_linux "$dir"
-	base="$LINUX_DEB"
-fi
+base=$(base_name "$component")
+extract_base "$component" "$dir"
 
 g() { git -C "$dir" "$@"; }
 g init -q

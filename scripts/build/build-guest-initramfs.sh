@@ -5,7 +5,7 @@
 # order.
 #
 #   build-guest-initramfs.sh FLAVOUR BASE OUTPUT
-#       a kernel the lab builds (patched, unpatched, sid): the guest driver
+#       a kernel the lab builds (build-kernel.sh FLAVOUR): the guest driver
 #       is built against build/linux/FLAVOUR/src
 #   build-guest-initramfs.sh --kdir KDIR WORK BASE OUTPUT
 #       a kernel someone else built (run-tests.sh --kernel=PATH): the guest

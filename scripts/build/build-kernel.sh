@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
 # Build a guest kernel.
 #
-#   scripts/build/build-kernel.sh patched|unpatched|sid|patched-debug
+#   scripts/build/build-kernel.sh FLAVOUR
 #
-# unpatched: the pinned base as Debian ships it (linux-source-6.12).
-# patched:   the same with kernel-patches/series applied.
-# patched-debug: patched, configured with guest-image/debug.config too
-#            (lockdep, atomic-sleep checks, KFENCE; docs/kernel-patches.md,
-#            "The debug kernel"), and guest-image/debug-patches/ applied
-#            after the series: lockdep annotations that keep lockdep on
-#            past known false positives in code the series does not touch.
-# sid:       informational: the newest Linux Debian ships, sid's "linux"
-#            source package as scripts/build/fetch-sid.sh last fetched it,
-#            dpkg-source -x (Debian's patches), no kernel-patches/.
+# The 6.12 pair, on the pinned linux-source-6.12 (trixie):
+#   unpatched      the base as Debian ships it
+#   patched        the same with kernel-patches/6.12/series applied
+#   patched-debug  patched, configured with guest-image/debug.config too
+#                  (lockdep, atomic-sleep checks, KFENCE; docs/kernel-patches.md,
+#                  "The debug kernel"), and guest-image/debug-patches/ applied
+#                  after the series: lockdep annotations that keep lockdep on
+#                  past known false positives in code the series does not touch.
+# The mainline pair, on sid's linux source at the pinned
+# ITE_MAINLINE_VERSION (dpkg-source -x: Debian's patches applied):
+#   mainline-base  the base
+#   mainline       the same with kernel-patches/mainline/series applied
+#   mainline-debug mainline as patched-debug is patched
 # All use tinyconfig + guest-image/kernel.config (scripts/lib/kconfig.sh) and build in their own
-# tree with the same relative layout, so ccache serves the second 6.12
-# build from the first and only the patched files really compile.
+# tree with the same relative layout, so ccache serves the second build of
+# a base from the first and only the patched files really compile.
 #
 # Output: $ITE_BUILD/linux/FLAVOUR/src/arch/x86/boot/bzImage and
 # $ITE_BUILD/linux/FLAVOUR/kernelrelease
@@ -26,12 +29,23 @@ set -euo pipefail
 . "$ITE_TOP/scripts/lib/kconfig.sh"
 
 flavour=${1:-}
-case $flavour in
-patched | unpatched | sid | patched-debug) ;;
-*) die "usage: build-kernel.sh patched|unpatched|sid|patched-debug" ;;
+flavours="unpatched patched patched-debug mainline-base mainline mainline-debug"
+case " $flavours " in
+*" $flavour "*) ;;
+*) die "usage: build-kernel.sh ${flavours// /|}" ;;
 esac
-debug=()
-[ "$flavour" != patched-debug ] || debug=(--debug)
+# The component (scripts/lib/sources.sh: its base and its series), and
+# whether the flavour carries the series, or the series and the debug
+# kernel's own.
+case $flavour in
+mainline*) component=linux-mainline ;;
+*) component=linux ;;
+esac
+debug=() with_series=0
+case $flavour in
+*-debug) debug=(--debug) with_series=1 ;;
+patched | mainline) with_series=1 ;;
+esac
 
 need make build-essential
 need patch patch
@@ -44,23 +58,12 @@ need ccache ccache
 [ -f /usr/include/openssl/ssl.h ] || die "openssl headers missing; install the Debian package 'libssl-dev'"
 
 load_versions
-
-# sid_fetched: sid's linux source is recorded and in the download cache.
-sid_fetched() {
-	[ -n "${LINUX_SID_DSC:-}" ] && [ -f "$ITE_CACHE/downloads/$LINUX_SID_DSC" ]
-}
-if [ "$flavour" = sid ]; then
-	if ! sid_fetched; then
-		log "linux (sid): sid's linux source is not fetched yet; fetching it"
-		"$ITE_TOP/scripts/build/fetch-sid.sh" || true
-		load_versions
-	fi
-	sid_fetched || die "the sid kernel cannot be built: sid's linux source package was not fetched" \
-		"(scripts/build/fetch-sid.sh failed; see above). The patched and unpatched kernels do not need it."
-	base=$LINUX_SID_DSC base_version=$LINUX_SID_VERSION
-else
-	base=$LINUX_DEB base_version=$LINUX_DEB_VERSION
-fi
+base=$(base_name "$component")
+base_version=$LINUX_DEB_VERSION
+[ "$component" = linux ] || base_version=$LINUX_MAINLINE_VERSION
+[ -f "$ITE_CACHE/downloads/${base:-/}" ] ||
+	die "linux ($flavour): its base ${base:-(not recorded in $ITE_CACHE/versions.env)} is not in the" \
+		"download cache; run scripts/fetch-sources.sh"
 
 top=$ITE_BUILD/linux/$flavour
 src=$top/src
@@ -69,22 +72,25 @@ mkdir -p "$top"
 if ! stamp_ok "$src/.ite-lab/base" "$base"; then
 	log "linux ($flavour): extracting $base"
 	rm -rf "$src"
-	if [ "$flavour" = sid ]; then extract_linux_sid "$src"; else extract_linux "$src"; fi
+	extract_base "$component" "$src"
 	mkdir -p "$src/.ite-lab"
 	echo "$base" >"$src/.ite-lab/base"
 fi
 
-# The series a flavour carries: patched, kernel-patches/; patched-debug,
-# that and then guest-image/debug-patches/, as one series of links in
-# $top/series/ (tree_apply_series keeps one series per tree).
+# The series a flavour carries: its component's; a debug flavour, that and
+# then guest-image/debug-patches/, as one series of links in $top/series/
+# (tree_apply_series keeps one series per tree). The cover letter
+# (0000-cover-letter.patch) is not in a series file: never applied.
 series=''
-case $flavour in
-patched) series=$ITE_TOP/kernel-patches ;;
-patched-debug)
+if [ "$with_series" = 1 ]; then
+	series=$(series_dir "$component")
+fi
+if [ ${#debug[@]} -gt 0 ]; then
+	own=$series
 	series=$top/series
 	rm -rf "$series"
 	mkdir -p "$series"
-	{ series_files "$ITE_TOP/kernel-patches" && series_files "$ITE_TOP/guest-image/debug-patches"; } \
+	{ series_files "$own" && series_files "$ITE_TOP/guest-image/debug-patches"; } \
 		>"$series/patches" || die "linux ($flavour): a series names a patch that does not exist"
 	n=0
 	while read -r p; do
@@ -93,8 +99,7 @@ patched-debug)
 		ln -s "$p" "$series/$name"
 		echo "$name" >>"$series/series"
 	done <"$series/patches"
-	;;
-esac
+fi
 if [ -n "$series" ]; then
 	tree_apply_series "$src" "$series" || {
 		log "linux ($flavour): re-extracting the tree"
@@ -129,12 +134,4 @@ kmake bzImage modules >"$top/build.log" 2>&1 || {
 	die "kernel build failed ($flavour); full log: $top/build.log"
 }
 kmake -s kernelrelease >"$top/kernelrelease"
-if [ "$flavour" = sid ] && [ -f "$ITE_BUILD/versions.env" ]; then
-	# The report's versions: the sid kernel's are the ones just built.
-	{
-		grep -v '^LINUX_SID_' "$ITE_BUILD/versions.env"
-		grep '^LINUX_SID_' "$ITE_CACHE/versions.env"
-	} >"$ITE_BUILD/versions.env.new"
-	mv "$ITE_BUILD/versions.env.new" "$ITE_BUILD/versions.env"
-fi
 log "linux ($flavour): $(cat "$top/kernelrelease"), $src/arch/x86/boot/bzImage"

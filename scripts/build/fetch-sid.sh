@@ -1,18 +1,17 @@
 #!/usr/bin/env bash
-# Download the source of the informational "sid" kernel: the newest Linux
-# Debian's archive ships, i.e. the "linux" source package of sid
-# (unstable), through the private apt configuration $ITE_CACHE/apt/sid.
-# Every file (.dsc, .orig.tar.xz, .debian.tar.xz) is checked against the
-# SHA256 in sid's signed indexes, as for the pinned sources.
+# Download the newest Linux Debian's archive serves: the "linux" source
+# package of sid ($ITE_MAINLINE_SUITE) at the newest version whose files the
+# mirror actually has, through the private apt configuration
+# $ITE_CACHE/apt/sid. Every file is checked against the SHA256 in sid's
+# signed indexes, as for the pinned sources. For
+# scripts/check-mainline-moves.sh: the lab builds the pinned mainline base
+# (ITE_MAINLINE_VERSION, fetched by scripts/fetch-sources.sh), never this.
 #
-# It moves with sid: whenever the indexes are refreshed (at most every 12
-# hours, ITE_APT_REFRESH=1 forces it) the current version is taken. The
-# version is recorded as LINUX_SID_DSC / LINUX_SID_VERSION in
-# $ITE_CACHE/versions.env; the files of the version it replaces are removed
-# from the cache.
-#
-# scripts/fetch-sources.sh runs this after the pinned sources and only warns
-# when it fails, so an unreachable sid never stops the main build.
+# The version taken is written to $ITE_CACHE/sid-newest.env
+# (SID_NEWEST_DSC, SID_NEWEST_VERSION, and SID_INDEX_NEWEST_VERSION when the
+# index lists newer ones the mirror does not serve). The files of the
+# version it took last time are removed from the cache, except the pinned
+# base's. ITE_SID_VERSION=V takes exactly version V of the index.
 set -euo pipefail
 . "$(dirname "$0")/../lib/lib.sh"
 . "$ITE_TOP/scripts/lib/apt-private.sh"
@@ -20,8 +19,9 @@ set -euo pipefail
 need apt-get apt
 need sha256sum coreutils
 
-env_file=$ITE_CACHE/versions.env
-[ -f "$env_file" ] || die "$env_file does not exist; run scripts/fetch-sources.sh (it fetches sid's linux too)"
+out_file=$ITE_CACHE/sid-newest.env
+pkg=$ITE_MAINLINE_PKG suite=$ITE_MAINLINE_SUITE
+pinned_dsc=${pkg}_${ITE_MAINLINE_VERSION#*:}.dsc
 
 # dsc_files DSC: the files a .dsc in the download cache names, and itself.
 dsc_files() {
@@ -37,38 +37,36 @@ list() {
 	echo "${l//,/, }"
 }
 
-# sid_versions: the versions of $ITE_SID_PKG in sid's index, newest first
-# (sid normally lists one; a mirror may list several).
+# sid_versions: the versions of $pkg in sid's index, newest first (the
+# index lists several while the pool still keeps them).
 sid_versions() {
-	apt_private --cache sid showsrc "$ITE_SID_PKG" 2>/dev/null |
-		awk -v p="$ITE_SID_PKG" '/^Package: / { ok = $2 == p } ok && /^Version: / { print $2 }' |
+	apt_private --cache sid showsrc "$pkg" 2>/dev/null |
+		awk -v p="$pkg" '/^Package: / { ok = $2 == p } ok && /^Version: / { print $2 }' |
 		sort -urV
 }
 
 apt_private_update sid
 start=$(date +%s)
 mapfile -t versions < <(sid_versions)
-[ ${#versions[@]} -gt 0 ] || die "no source package '$ITE_SID_PKG' in $ITE_SID_SUITE's index"
+[ ${#versions[@]} -gt 0 ] || die "no source package '$pkg' in $suite's index"
 if [ -n "${ITE_SID_VERSION:-}" ]; then
 	# A chosen version (it must be in the index): no fallback.
 	printf '%s\n' "${versions[@]}" | grep -qxF "$ITE_SID_VERSION" ||
-		die "ITE_SID_VERSION=$ITE_SID_VERSION is not in $ITE_SID_SUITE's index (it has: ${versions[*]})"
+		die "ITE_SID_VERSION=$ITE_SID_VERSION is not in $suite's index (it has: ${versions[*]})"
 	versions=("$ITE_SID_VERSION")
 fi
 
 # Take the newest version the mirror can serve. When the mirror lags behind
 # its own index (files of the newest versions missing), say so in one line
-# and take the next one: recorded as LINUX_SID_VERSION, the index's newest
-# as LINUX_SID_NEWEST_VERSION. apt's messages of every attempt go to the
-# fetch log; of the one that worked, only which files were downloaded is
-# shown.
+# and take the next one. apt's messages of every attempt go to the fetch
+# log; of the one that worked, only which files were downloaded is shown.
 failed=() files='' version=''
 fetch_log=$ITE_CACHE/apt/sid/fetch.log
 : >"$fetch_log"
 for v in "${versions[@]}"; do
 	ok=0
-	files=$(apt_fetch sid source "$ITE_SID_PKG=$v" 2>"$fetch_log.try") && ok=1
-	{ echo "# $ITE_SID_PKG $v"; cat "$fetch_log.try"; } >>"$fetch_log"
+	files=$(apt_fetch sid source "$pkg=$v" 2>"$fetch_log.try") && ok=1
+	{ echo "# $pkg $v"; cat "$fetch_log.try"; } >>"$fetch_log"
 	if [ "$ok" = 1 ]; then
 		grep '^\[ite-lab\] downloading ' "$fetch_log.try" >&2 || true
 		version=$v
@@ -78,35 +76,38 @@ for v in "${versions[@]}"; do
 done
 rm -f "$fetch_log.try"
 [ -n "$version" ] ||
-	die "no version of $ITE_SID_PKG in $ITE_SID_SUITE's index could be downloaded (tried $(list "${failed[@]}")); apt's messages: $fetch_log"
+	die "no version of $pkg in $suite's index could be downloaded (tried $(list "${failed[@]}")); apt's messages: $fetch_log"
 [ ${#failed[@]} -eq 0 ] ||
-	log "warning: $ITE_SID_SUITE's index lists $ITE_SID_PKG $(list "${failed[@]}"), whose files the mirror" \
-		"does not serve; took $version, the newest it serves (apt's messages: $fetch_log)"
-dsc=$(grep '\.dsc$' <<<"$files") || die "no .dsc among the files of $ITE_SID_PKG $version"
+	log "warning: $suite's index lists $pkg $(list "${failed[@]}"), whose files the mirror" \
+		"does not serve (404; apt's messages: $fetch_log); took $version, the newest it serves"
+dsc=$(grep '\.dsc$' <<<"$files") || die "no .dsc among the files of $pkg $version"
 
+# keep FILE: a file of the pinned base, or of the version just taken.
+keep() {
+	grep -qxF "$1" <<<"$files" && return 0
+	[ -f "$ITE_CACHE/downloads/$pinned_dsc" ] && dsc_files "$pinned_dsc" | grep -qxF "$1"
+}
 # A failed attempt may have left some of its files; keep only those in use.
 for v in "${failed[@]}"; do
-	apt_private sid source --print-uris "$ITE_SID_PKG=$v" 2>/dev/null | grep "^'" |
+	apt_private sid source --print-uris "$pkg=$v" 2>/dev/null | grep "^'" |
 		while read -r _ f _; do
-			grep -qxF "$f" <<<"$files" || rm -f "$ITE_CACHE/downloads/$f"
+			keep "$f" || rm -f "$ITE_CACHE/downloads/$f"
 		done
 done
 
-old_dsc=$(sed -n 's/^LINUX_SID_DSC=//p' "$env_file")
+old_dsc=$(sed -n 's/^SID_NEWEST_DSC=//p' "$out_file" 2>/dev/null || true)
 {
-	grep -v '^LINUX_SID_' "$env_file"
-	echo "LINUX_SID_PKG=$ITE_SID_PKG"
-	echo "LINUX_SID_SUITE=$ITE_SID_SUITE"
-	echo "LINUX_SID_DSC=$dsc"
-	echo "LINUX_SID_VERSION=$version"
-	[ "$version" = "${versions[0]}" ] || echo "LINUX_SID_NEWEST_VERSION=${versions[0]}"
-} >"$env_file.new"
-mv "$env_file.new" "$env_file"
+	echo "# Written by scripts/build/fetch-sid.sh: the newest $pkg $suite serves."
+	echo "SID_NEWEST_DSC=$dsc"
+	echo "SID_NEWEST_VERSION=$version"
+	[ "$version" = "${versions[0]}" ] || echo "SID_INDEX_NEWEST_VERSION=${versions[0]}"
+} >"$out_file.new"
+mv "$out_file.new" "$out_file"
 
 # sid moved on: drop the previous version's files (not those still in use).
 if [ -n "$old_dsc" ] && [ "$old_dsc" != "$dsc" ] && [ -f "$ITE_CACHE/downloads/$old_dsc" ]; then
 	dsc_files "$old_dsc" | while read -r f; do
-		grep -qxF "$f" <<<"$files" || rm -f "$ITE_CACHE/downloads/$f"
+		keep "$f" || rm -f "$ITE_CACHE/downloads/$f"
 	done
 	log "sources: sid moved on from $old_dsc; removed its files from the cache"
 fi
@@ -116,5 +117,5 @@ while read -r f; do
 	[ "$(stat -c %Z "$ITE_CACHE/downloads/$f")" -lt "$start" ] ||
 		downloaded=$((downloaded + $(stat -c %s "$ITE_CACHE/downloads/$f")))
 done <<<"$files"
-log "sources: $ITE_SID_PKG $version from $ITE_SID_SUITE ($dsc;" \
+log "sources: $pkg $version from $suite ($dsc;" \
 	"downloaded $((downloaded / 1048576)) MiB in $(($(date +%s) - start))s)"

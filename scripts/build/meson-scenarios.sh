@@ -3,8 +3,9 @@
 # run-tests.sh as a meson test (meson.build: suites 'scenarios' and
 # 'sanitizers'). Its TAP goes through as it is, but for what meson reads
 # differently from TAP itself:
-#  - "ok N - ... # TODO informational column", a cell of the informational
-#    (sid) column that met the base kernel's expectation: TAP counts a
+#  - "ok N - ... # TODO informational column", a cell of an informational
+#    column (a kernel given by path, nothing expected of it) that met a
+#    known behaviour: TAP counts a
 #    passing TODO as a bonus, meson as a failure (UNEXPECTEDPASS). The TODO
 #    is dropped from passing lines; "not ok ... # TODO" (a finding) stays,
 #    meson's "expected fail".

@@ -8,9 +8,9 @@
 #   source/  the suites the pinned sources come from (trixie, with updates
 #            and security, deb and deb-src); used only to download, never
 #            to install, so trixie binaries can never leak onto the host.
-#   sid/     sid's (unstable's) deb-src only, for the informational "sid"
-#            kernel: "apt-get source linux" there can only mean sid's.
-#            Separate so that the pinned sources never depend on it.
+#   sid/     sid's (unstable's) deb-src only, for the mainline base
+#            (ITE_MAINLINE_*): "apt-get source linux" there can only mean sid's.
+#            Separate so that nothing of sid ever mixes with trixie.
 #
 # The archive's address is taken from the system's own apt configuration,
 # so ite-lab uses whatever mirror the machine is set up with.
@@ -58,7 +58,7 @@ apt_private_write() {
 		} >"$dir/sources.list.new"
 		;;
 	sid)
-		echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $main $ITE_SID_SUITE main" \
+		echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $main $ITE_MAINLINE_SUITE main" \
 			>"$dir/sources.list.new"
 		;;
 	*) die "apt_private_write: unknown configuration '$name'" ;;

@@ -54,3 +54,22 @@ kconfig_lab() {
 		"$ITE_TOP/scripts/build/validate-kconfig.sh" "$f" "$obj/.config" || return 1
 	done
 }
+
+# kbuild_obj TREE OBJ LOG [TARGET...]: build TARGETs (default: bzImage) of
+# the commit checked out in TREE out of tree in OBJ, with the lab's config
+# (written once per OBJ: kconfig_lab, OBJ/.config) and ccache, with paths
+# relative to the common parent of TREE and OBJ so that OBJ directories
+# side by side share the cache. Make's output goes to LOG; returns make's
+# status. scripts/bisect-build.sh and scripts/series-prefix-safety.sh use it.
+kbuild_obj() {
+	local tree=$1 obj=$2 log=$3
+	shift 3
+	[ $# -gt 0 ] || set -- bzImage
+	mkdir -p "$obj" || return 1
+	if [ ! -f "$obj/.config" ]; then
+		kconfig_lab "$tree" "$obj" "$obj/config.log" CC="ccache gcc" HOSTCC="ccache gcc" || return 1
+	fi
+	CCACHE_BASEDIR=$(cd "$tree/.." && pwd) CCACHE_NOHASHDIR=1 \
+		make -C "$tree" O="$obj" ARCH=x86_64 CC="ccache gcc" HOSTCC="ccache gcc" \
+		-j "$ITE_JOBS" "$@" >"$log" 2>&1
+}

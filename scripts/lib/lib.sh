@@ -17,10 +17,16 @@ ITE_PYTHON=${ITE_PYTHON:-/usr/bin/python3}
 ITE_QEMU_SUITE=${ITE_QEMU_SUITE:-trixie}
 ITE_LINUX_SUITE=${ITE_LINUX_SUITE:-trixie}
 ITE_LINUX_PKG=${ITE_LINUX_PKG:-linux-source-6.12}
-# The informational "sid" kernel: the newest Linux Debian's archive ships
-# (this suite's "linux" source package), unpatched; it moves with the suite.
-ITE_SID_SUITE=${ITE_SID_SUITE:-unstable}
-ITE_SID_PKG=${ITE_SID_PKG:-linux}
+# The mainline base: this suite's "linux" source package (Debian's newest
+# Linux) at exactly this version, pinned: the base of kernel-patches/mainline/
+# and of the mainline and mainline-base kernels. sid's pool drops a version
+# some time after the next one arrives, and its newest is not always
+# downloadable (7.2.9 to 7.2.13 were listed but 404 when this was pinned):
+# scripts/check-mainline-moves.sh fetches the newest one that downloads and
+# says whether the series still applies to it, before the pin is moved.
+ITE_MAINLINE_SUITE=${ITE_MAINLINE_SUITE:-unstable}
+ITE_MAINLINE_PKG=${ITE_MAINLINE_PKG:-linux}
+ITE_MAINLINE_VERSION=${ITE_MAINLINE_VERSION:-7.2.8-1}
 
 export ITE_TOP ITE_CACHE ITE_BUILD ITE_JOBS ITE_PYTHON
 

@@ -30,17 +30,60 @@ extract_linux() {
 	rm -rf "$tmp"
 }
 
-# extract_linux_sid DEST: sid's linux source package, with Debian's patches
-# applied (dpkg-source -x; the files were checked against the archive's
-# SHA256 when fetched). Debian's debian/ directory comes along, unused.
-extract_linux_sid() {
-	local dest=$1 tmp
+# extract_linux_mainline DEST: the pinned mainline base, sid's linux source
+# package, with Debian's patches applied (dpkg-source -x; the files were
+# checked against the archive's SHA256 when fetched). Debian's debian/
+# directory comes along, unused.
+extract_linux_mainline() {
+	extract_linux_dsc "$LINUX_MAINLINE_DSC" "$1"
+}
+
+# extract_linux_dsc DSC DEST: a linux source package of the download cache.
+extract_linux_dsc() {
+	local dsc=$1 dest=$2 tmp
 	need dpkg-source dpkg-dev
 	tmp=$(mktemp -d "$(dirname "$dest")/.extract.XXXXXX")
-	dpkg-source --no-check -x "$ITE_CACHE/downloads/$LINUX_SID_DSC" "$tmp/linux" >/dev/null ||
-		{ rm -rf "$tmp"; die "dpkg-source -x failed for $LINUX_SID_DSC"; }
+	dpkg-source --no-check -x "$ITE_CACHE/downloads/$dsc" "$tmp/linux" >/dev/null ||
+		{ rm -rf "$tmp"; die "dpkg-source -x failed for $dsc"; }
 	mv "$tmp/linux" "$dest"
 	rm -rf "$tmp"
+}
+
+# The patch series and their pinned bases, by component (worktree.sh,
+# export-series.sh, bisect-build.sh, checkpatch.sh, build-kernel.sh):
+#   qemu            qemu-patches/            Debian's qemu (trixie)
+#   linux           kernel-patches/6.12/     linux-source-6.12 (trixie): the backport
+#   linux-mainline  kernel-patches/mainline/ sid's linux at ITE_MAINLINE_VERSION: the primary series
+# shellcheck disable=SC2034 # for the scripts that source this file
+COMPONENTS="qemu linux linux-mainline"
+
+# series_dir COMPONENT: the directory of its series (fails for an unknown one).
+series_dir() {
+	case $1 in
+	qemu) echo "$ITE_TOP/qemu-patches" ;;
+	linux) echo "$ITE_TOP/kernel-patches/6.12" ;;
+	linux-mainline) echo "$ITE_TOP/kernel-patches/mainline" ;;
+	*) return 1 ;;
+	esac
+}
+
+# base_name COMPONENT: the pinned source it applies to, as the download
+# cache names it (load_versions first).
+base_name() {
+	case $1 in
+	qemu) echo "$QEMU_DSC" ;;
+	linux) echo "$LINUX_DEB" ;;
+	linux-mainline) echo "$LINUX_MAINLINE_DSC" ;;
+	esac
+}
+
+# extract_base COMPONENT DEST: unpack its pinned source (load_versions first).
+extract_base() {
+	case $1 in
+	qemu) extract_qemu "$2" ;;
+	linux) extract_linux "$2" ;;
+	linux-mainline) extract_linux_mainline "$2" ;;
+	esac
 }
 
 # deb_files DEB DEST PATTERN...: copy the files of package DEB (in the

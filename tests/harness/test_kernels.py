@@ -59,16 +59,18 @@ class Resolve(unittest.TestCase):
         return str(cm.exception)
 
     def test_builtin_names(self):
-        with contextlib.redirect_stderr(io.StringIO()) as err:
-            self.assertEqual([k.label for k in self.resolve("all")], ["patched", "unpatched"])
-        self.assertIn("the sid kernel is not built", err.getvalue())
-        self.assertEqual([k.label for k in self.resolve("sid")], ["sid"])
-        bzimage(kernels.builtin(self.build, "sid").bzimage)
+        # "all": the two pairs, built or not (run-tests.sh says what is
+        # missing), every one gating.
         ks = self.resolve("all")
-        self.assertEqual([k.label for k in ks], ["patched", "unpatched", "sid"])
+        self.assertEqual([k.label for k in ks],
+                         ["patched", "unpatched", "mainline", "mainline-base"])
+        self.assertEqual([k.informational for k in ks], [False] * 4)
         self.assertEqual([k.label for k in self.resolve("unpatched,patched", "patched")],
                          ["unpatched", "patched"])
-        self.assertEqual([k.informational for k in ks], [False, False, True])
+        k, = self.resolve("mainline-base")
+        self.assertEqual(k.bzimage, os.path.join(self.build, "linux", "mainline-base", "src",
+                                                 kernels.BZIMAGE))
+        self.assertIn("not one of the lab's kernels", self.error("sid"))
 
     def test_debug_kernel_only_when_named(self):
         # Built or not, "all" leaves the debug lane out; named, it is a
@@ -82,9 +84,10 @@ class Resolve(unittest.TestCase):
                                                  kernels.BZIMAGE))
         self.assertEqual(k.initramfs, os.path.join(self.build, "initramfs-patched-debug.cpio"))
         self.assertEqual([k.label for k in self.resolve("all,patched-debug")],
-                         ["patched", "unpatched", "patched-debug"])
-        self.assertIn("not patched, unpatched, sid, patched-debug",
-                      self.error("patched-debug=" + self.path("x")))
+                         ["patched", "unpatched", "mainline", "mainline-base", "patched-debug"])
+        self.assertNotIn("mainline-debug", [k.label for k in self.resolve("all")])
+        self.assertIn("not patched, unpatched, mainline, mainline-base, patched-debug, "
+                      "mainline-debug", self.error("patched-debug=" + self.path("x")))
 
     def test_tree_and_o_directory(self):
         t = tree(self.path("o-series"))
@@ -100,7 +103,7 @@ class Resolve(unittest.TestCase):
         a, b = tree(self.path("a", "patched")), tree(self.path("b", "patched"))
         self.assertEqual([k.label for k in self.resolve(a, b)], ["patched-2", "patched-3"])
         self.assertEqual([k.label for k in self.resolve("mine=" + a)], ["mine"])
-        self.assertIn("NAME=PATH", self.error("sid=" + a))
+        self.assertIn("NAME=PATH", self.error("mainline-base=" + a))
         self.assertIn("NAME=PATH", self.error("a.b=" + a))
 
     def test_not_a_kernel(self):

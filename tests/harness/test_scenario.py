@@ -27,7 +27,7 @@ class ShippedScenarios(unittest.TestCase):
             with self.subTest(s.name):
                 self.assertTrue(s.description)
                 self.assertTrue(s.steps)
-                for k in scenario.GATING:
+                for k in scenario.STATED:
                     self.assertIn(k, s.expect, "%s: no expectation for %s" % (s.name, k))
 
 
@@ -59,7 +59,7 @@ class Malformed(unittest.TestCase):
         self.assertRejected(MINIMAL + "colour = blue\n", "unknown key(s) colour")
 
     def test_unknown_section(self):
-        self.assertRejected(MINIMAL + "[mainline]\nexpect = pass\n", "unknown section [mainline]")
+        self.assertRejected(MINIMAL + "[sid]\nexpect = pass\n", "unknown section [sid]")
 
     def test_bad_step_kind(self):
         self.assertRejected("[scenario]\nsteps = reboot now\n", "must start with one of")
@@ -84,7 +84,7 @@ class Malformed(unittest.TestCase):
         s = self.load(MINIMAL + "[unpatched]\nexpect = fail\nsignature = ITE\n"
                       "shows = the flush is\n    resent for ever\n")
         self.assertEqual(s.expectation("unpatched").shows, "the flush is resent for ever")
-        self.assertEqual(s.expectation("sid").shows, "the flush is resent for ever")
+        self.assertEqual(s.expectation("mainline-base").shows, "the flush is resent for ever")
         self.assertRejected(MINIMAL + "[patched]\nshows = nothing\n", "shows is for expect = fail")
 
     def test_per_kernel_require(self):
@@ -92,13 +92,22 @@ class Malformed(unittest.TestCase):
         self.assertEqual(s.expectation("patched").require, ["isolated", "blocked"])
         self.assertEqual(s.expectation("unpatched").require, [])
 
-    def test_informational_kernel_follows_unpatched(self):
-        s = self.load(MINIMAL + "[unpatched]\nexpect = fail\nsignature = ITE\nrepeat = 5\n")
-        self.assertEqual(s.expectation("sid").outcome, "fail")
-        self.assertEqual(s.expectation("sid").repeat, 5)
-        s = self.load(MINIMAL + "[unpatched]\nexpect = fail\nsignature = ITE\n[sid]\nexpect = pass\n")
-        self.assertEqual(s.expectation("sid").outcome, "pass")
-        self.assertEqual(s.expectation("patched").outcome, "pass")
+    def test_mainline_pair_held_to_the_6_12_pair(self):
+        s = self.load(MINIMAL + "[unpatched]\nexpect = fail\nsignature = ITE\nrepeat = 5\n"
+                      "[patched]\nrequire = isolated\n")
+        self.assertEqual(s.expectation("mainline-base").outcome, "fail")
+        self.assertEqual(s.expectation("mainline-base").repeat, 5)
+        self.assertEqual(s.expectation("mainline").require, ["isolated"])
+        self.assertEqual(s.expectation("mainline-debug").require, ["isolated"])
+        s = self.load(MINIMAL + "[unpatched]\nexpect = fail\nsignature = ITE\n"
+                      "[mainline-base]\nexpect = fail\nsignature = other\n"
+                      "[mainline]\nrequire = blocked\n")
+        self.assertEqual(s.expectation("mainline-base").signature, "other")
+        self.assertEqual(s.expectation("unpatched").signature, "ITE")
+        self.assertEqual(s.expectation("mainline").require, ["blocked"])
+        # The debug lane of the mainline series follows [mainline] first.
+        self.assertEqual(s.expectation("mainline-debug").require, ["blocked"])
+        self.assertEqual(s.expectation("patched-debug").require, [])
 
     def test_debug_kernel_held_to_patched(self):
         s = self.load(MINIMAL + "[patched]\nexpect = fail\nsignature = ITE\nrepeat = 2\n"
@@ -222,7 +231,7 @@ class Overrides(unittest.TestCase):
         self.assertIn("cycle and cycles go together", str(cm.exception))
 
     def test_unknown_key(self):
-        for bad in ("colour=blue", "cycles", "mainline.expect=pass", "patched.cycles=3"):
+        for bad in ("colour=blue", "cycles", "sid.expect=pass", "patched.cycles=3"):
             with self.subTest(bad), self.assertRaises(scenario.ScenarioError) as cm:
                 scenario.parse_override(bad)
             self.assertIn("expected KEY=VALUE", str(cm.exception))

@@ -16,9 +16,9 @@
 # git tree (scripts/worktree.sh linux) in $ITE_BUILD/bisect-selftest/linux,
 # built in $ITE_BUILD/bisect-selftest/obj. Both stay between runs, so a
 # second run builds incrementally and from ccache (the tree is made again
-# only when kernel-patches/ or the pinned base changed):
+# only when kernel-patches/6.12/ or the pinned base changed):
 # - --broken ite-lab-base --fixed HEAD --scenario hung-device-dma --mode
-#   legacy finds kernel-patches/0004 (below, why that one);
+#   legacy finds kernel-patches/6.12/0004 (below, why that one);
 # - a commit whose only change is a file the build does not read gives a
 #   byte-identical bzImage, and the step reuses the verdict of the commit
 #   it was tested at, naming it;
@@ -174,12 +174,12 @@ t "  the tree is back where it was" untouched
 
 [ "$fast" = 1 ] && exit $((failed > 0))
 
-# --- The lab's kernel series ----------------------------------------------
+# --- The lab's 6.12 series ----------------------------------------------
 self=$ITE_BUILD/bisect-selftest
 ktree=$self/linux obj=$self/obj
 load_versions
 # The tree is remade when the series or the base changes.
-series_id=$(cd "$ITE_TOP/kernel-patches" && cat "$ITE_CACHE/versions.env" series ./*.patch | sha256sum | cut -d' ' -f1)
+series_id=$(cd "$ITE_TOP/kernel-patches/6.12" && cat "$ITE_CACHE/versions.env" series ./*.patch | sha256sum | cut -d' ' -f1)
 if ! stamp_ok "$self/linux.stamp" "$series_id" || [ ! -d "$ktree/.git" ]; then
 	rm -rf "$ktree" "$self/linux.stamp"
 	mkdir -p "$self"
@@ -199,7 +199,7 @@ khead=$(kg rev-parse HEAD)
 # printed "timed out; no more sent to it"), and its last step needs the
 # endpoint's translation-ur count, which only 0004's blocking of ATS
 # makes. Before 0002 the guest resends the flush for ever.
-fix_subject=$(sed -n 's/^Subject: \[PATCH[^]]*\] //p' "$ITE_TOP"/kernel-patches/0004-*.patch)
+fix_subject=$(sed -n 's/^Subject: \[PATCH[^]]*\] //p' "$ITE_TOP"/kernel-patches/6.12/0004-*.patch)
 rm -rf "$self/last"
 start=$SECONDS
 bisect --tree "$ktree" --broken ite-lab-base --fixed HEAD --scenario hung-device-dma --mode legacy \
