@@ -43,7 +43,7 @@ def parse_args(argv):
                    help="run the scenarios of this group (repeatable)")
     p.add_argument("--kernel", action="append", metavar="KERNEL[,KERNEL...]",
                    help="which guest kernel(s) to boot (repeatable): all (the default: "
-                   "the lab's own), %s, or the PATH of another (NAME=PATH to name its "
+                   "the lab's own but the debug lanes), %s, or the PATH of another (NAME=PATH to name its "
                    "column): a built kernel tree or O= build directory, or a bzImage"
                    % ", ".join(scenario.KERNELS))
     p.add_argument("--modules", metavar="DIR", default="",

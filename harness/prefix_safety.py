@@ -98,7 +98,7 @@ class Cell:
             elif c == "isolated":
                 out.append("healthy device isolated")
             elif c == "crash":
-                out.append("crash: %s" % self.crash)
+                out.append("crash like base" if like else "crash: %s" % self.crash)
             else:
                 out.append("fails: %s" % self.why[:70])
         return ", ".join(out)
@@ -176,15 +176,17 @@ def verdict(prefix, base):
     the verdict's words."""
     if not prefix.built:
         return False, "DOES NOT BUILD"
-    if base is None or not base.built:
-        return False, "no base to compare with (the base did not build)"
+    if not prefix.cells:
+        return False, "no cell ran (see its run-tests.sh output)"
+    if base is None or not base.built or not base.cells:
+        return False, "no base to compare with (the base did not build or run)"
     if prefix.k == 0:
         return True, "the base"
     worse, odd, missing = [], [], []
-    for key, b in sorted(base.cells.items()):
-        c = prefix.cells.get(key)
-        if c is None:
-            missing.append("%s/%s" % key)
+    for key in sorted(set(base.cells) | set(prefix.cells)):
+        b, c = base.cells.get(key), prefix.cells.get(key)
+        if c is None or b is None:
+            missing.append("%s/%s%s" % (key + ("" if c is None else " (on the base)",)))
             continue
         worse += ["%s/%s: %s" % (key + (w,)) for w in less_safe(c, b)]
         if differs(c, b):
@@ -217,7 +219,7 @@ def load(work, series="6.12", scenarios_dir=None):
                         continue
                     with open(rfile) as fp:
                         r = json.load(fp)
-                    if r.get("scenario") not in scens or r.get("outcome") == "skip":
+                    if r.get("scenario") not in SCENARIOS or r.get("outcome") == "skip":
                         continue
                     text = guest_log.read_serial(os.path.join(results, name))
                     p.cells[(r["scenario"], r["mode"])] = classify(

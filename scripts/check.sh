@@ -20,7 +20,10 @@
 #              atomic-sleep checks and KFENCE; docs/harness.md, "Kernels"),
 #              built here (ninja kernel-patched-debug kernel-mainline-debug):
 #              a lockdep, sleep-in-atomic or KFENCE report fails its cell
-#              and the check. ITE_DEBUG_KERNEL=0 leaves it out.
+#              and the check. ITE_DEBUG_KERNEL=mainline or =6.12 builds and
+#              runs one lane only (suite debug-mainline, debug-6.12), =0
+#              neither. Each lane's cold build is the largest single cost
+#              of a clean CI run (docs/layout.md, "CI's budget").
 # ITE_SANITIZERS=1 adds the suite 'sanitizers' (docs/robustness.md): QEMU
 # built with ASan/UBSan for the qtests and two scenarios, and each fuzz
 # target for ITE_FUZZ_SECONDS (60). Not by default: cold, its two QEMU
@@ -35,23 +38,27 @@ set -uo pipefail
 suites=(unit lint qtests scenarios)
 [ "${ITE_BISECT:-1}" = 0 ] || suites+=(bisect)
 status=0
-if [ "${ITE_DEBUG_KERNEL:-1}" != 0 ]; then
-	# Both lanes' tests run once one kernel is built: the other's then
-	# fails, saying it is not built.
-	built=0
-	for lane in patched-debug mainline-debug; do
-		log "check: the debug kernel $lane (ninja -C $ITE_BUILD kernel-$lane)"
-		start=$(date +%s)
-		if ninja -C "$ITE_BUILD" "kernel-$lane"; then
-			log "check: $lane built in $(($(date +%s) - start))s"
-			built=1
-		else
-			log "error: the debug kernel $lane did not build (see above)"
-			status=1
-		fi
-	done
-	[ "$built" = 0 ] || suites+=(debug)
-fi
+case ${ITE_DEBUG_KERNEL:-1} in
+0) lanes=() ;;
+mainline) lanes=(mainline-debug) debug_suite=debug-mainline ;;
+6.12) lanes=(patched-debug) debug_suite=debug-6.12 ;;
+*) lanes=(patched-debug mainline-debug) debug_suite=debug ;;
+esac
+# The lanes' tests run once one kernel is built: another's then fails,
+# saying it is not built.
+built=0
+for lane in "${lanes[@]}"; do
+	log "check: the debug kernel $lane (ninja -C $ITE_BUILD kernel-$lane)"
+	start=$(date +%s)
+	if ninja -C "$ITE_BUILD" "kernel-$lane"; then
+		log "check: $lane built in $(($(date +%s) - start))s"
+		built=1
+	else
+		log "error: the debug kernel $lane did not build (see above)"
+		status=1
+	fi
+done
+[ "$built" = 0 ] || suites+=("$debug_suite")
 if [ "${ITE_SANITIZERS:-0}" = 1 ]; then
 	log "check: the sanitizer builds (ninja -C $ITE_BUILD qemu-asan qemu-fuzz)"
 	if ninja -C "$ITE_BUILD" qemu-asan qemu-fuzz; then

@@ -183,10 +183,18 @@ class Report(unittest.TestCase):
             self.assertTrue(safe, text)
             self.assertIn("| 1 | patch 1 | yes | pass | no less safe than base |", text)
             # A prefix whose cell did not run is no verdict of safety.
-            self.write(d, 2, {})
+            self.write(d, 2, {("hung-device-no-itesid", "legacy"): LOCKED})
             text, safe = ps.table(ps.load(d, "mainline"))
             self.assertFalse(safe)
             self.assertIn("not run: hung-device-dma/legacy", text)
+            self.write(d, 4, {})
+            self.assertIn("| 4 | patch 4 | yes | - | - | no cell ran",
+                          ps.table(ps.load(d, "mainline"))[0])
+            # Nor one whose base did not run the cell.
+            self.write(d, 3, {("hung-device-dma", "legacy"): PASSED,
+                              ("hung-device-dma", "scalable"): PASSED})
+            text, safe = ps.table(ps.load(d, "mainline"))
+            self.assertIn("not run: hung-device-dma/scalable (on the base)", text)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,8 @@
 # second run builds incrementally and from ccache (the tree is made again
 # only when kernel-patches/6.12/ or the pinned base changed):
 # - --broken ite-lab-base --fixed HEAD --scenario hung-device-dma --mode
-#   legacy finds kernel-patches/6.12/0004 (below, why that one);
+#   legacy finds the patch that makes the kernel print "ATS blocked"
+#   (below, why that one);
 # - a commit whose only change is a file the build does not read gives a
 #   byte-identical bzImage, and the step reuses the verdict of the commit
 #   it was tested at, naming it;
@@ -195,11 +196,13 @@ t "the series as a git tree ($ktree)" test -f "$self/linux.stamp"
 khead=$(kg rev-parse HEAD)
 
 # Which commit fixes hung-device-dma: its [patched] section requires
-# "timed out; ATS blocked, no more sent to it", which 0004 prints (0002
-# printed "timed out; no more sent to it"), and its last step needs the
-# endpoint's translation-ur count, which only 0004's blocking of ATS
-# makes. Before 0002 the guest resends the flush for ever.
-fix_subject=$(sed -n 's/^Subject: \[PATCH[^]]*\] //p' "$ITE_TOP"/kernel-patches/6.12/0004-*.patch)
+# "timed out; ATS blocked, no more sent to it", and its last step needs
+# the endpoint's translation-ur count, which only the blocking of ATS
+# makes: the first commit of the series that adds that message (the
+# series' patch that blocks ATS; 0004 in the first 6.12 series, 0002 in
+# its v2). Before the series the guest resends the flush for ever.
+fix_subject=$(kg log --reverse --format=%s -G'timed out; ATS blocked, no more sent to it' \
+	ite-lab-base..HEAD | head -n 1)
 rm -rf "$self/last"
 start=$SECONDS
 bisect --tree "$ktree" --broken ite-lab-base --fixed HEAD --scenario hung-device-dma --mode legacy \
@@ -207,7 +210,7 @@ bisect --tree "$ktree" --broken ite-lab-base --fixed HEAD --scenario hung-device
 status=$?
 echo "# bisect: exit $status in $((SECONDS - start)) s: $(cat "$work/answer")"
 sed 's/^/#   /' "$self/last/log"
-t "the first fixed commit is 0004 ($fix_subject)" \
+t "the first fixed commit is the one that blocks ATS (${fix_subject:-none found})" \
 	grep -qx "first fixed commit: [0-9a-f]\{40\} $fix_subject" "$work/answer"
 logged() {
 	grep -q "build: ok in .* bzImage sha256 [0-9a-f]\{64\}" "$self/last/log" &&
