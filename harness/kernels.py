@@ -18,6 +18,7 @@ The lab knows nothing of such a kernel: unless told what to expect of it
 unpatched base does), each cell says which known behaviour it matched and
 does not decide the run.
 """
+import functools
 import hashlib
 import os
 import re
@@ -43,6 +44,13 @@ KNOWN = (("patched", "patched"), ("base", "unpatched"))
 LABEL = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_+-]*")
 # The command that writes the lab's kernel config into a tree.
 KCONFIG_COMMAND = "scripts/kernel-config.sh"
+# Checkers that make every lock operation or memory access of a guest
+# several times slower under TCG: a kernel built with one (the debug
+# lanes: guest-image/debug.config's lockdep; a developer's KASAN tree)
+# boots in 8 to 12 s of QEMU CPU where the lab's others take 2 to 3, and
+# gets SLOW_FACTOR times the harness's boot allowance (runner.boot_limit).
+SLOW_OPTIONS = ("CONFIG_PROVE_LOCKING=y", "CONFIG_KASAN=y")
+SLOW_FACTOR = 3
 
 
 class KernelError(Exception):
@@ -86,6 +94,11 @@ class Kernel:
         if self.builtin or self.expect:
             return []
         return [(name, s.expectation(k)) for name, k in KNOWN]
+
+    @property
+    def slow(self):
+        """Built with a checker of SLOW_OPTIONS (by its .config)."""
+        return _has_option(self.config, SLOW_OPTIONS)
 
     def skip_reason(self, s):
         """Why scenario `s` cannot run on it, or ""."""
@@ -275,6 +288,19 @@ def version(k):
     i = identity(k)
     return ("kernel " + k.label, "%s (%s; .config sha256 %s)" % (
         i["release"] or "?", k.spec, i["config_sha256"][:12] or "unknown"))
+
+
+@functools.lru_cache(maxsize=None)
+def _has_option(config, options):
+    """Whether the .config at `config` has one of the lines `options`
+    (False when there is none: a bare bzImage)."""
+    if not config:
+        return False
+    try:
+        with open(config) as f:
+            return any(line.strip() in options for line in f)
+    except OSError:
+        return False
 
 
 def identity(k):

@@ -24,7 +24,15 @@ from . import scenario as scenario_mod
 from .diagnosis import diagnose
 from .machine import QEMU_STDERR, AgentError, Machine, StartError, qemu_command, shell_quote
 
+# How long a guest has from QEMU's start until its agent answers, at
+# the harness's default parallelism on two cores; a kernel with slow
+# checkers gets kernels.SLOW_FACTOR times as long (boot_limit).
 BOOT_TIMEOUT = 60.0
+
+
+def boot_limit(kernel):
+    """The boot allowance of `kernel`'s guests, in seconds."""
+    return BOOT_TIMEOUT * (kernels.SLOW_FACTOR if kernel.slow else 1)
 
 
 @dataclass
@@ -292,7 +300,7 @@ def run_cell(scenario, kernel, paths, results_dir, accel="tcg", mode="legacy",
         return res
 
 
-def _restore_from(scenario, paths, results_dir, accel, mode, template_trace):
+def _restore_from(scenario, paths, results_dir, accel, mode, template_trace, boot_timeout):
     """The template directory and state file this cell starts from, made
     if it is the first of its configuration (booted with the trace events
     template_trace as well as its own); None to boot it."""
@@ -300,7 +308,7 @@ def _restore_from(scenario, paths, results_dir, accel, mode, template_trace):
     template = dataclasses.replace(scenario, trace=sorted(set(scenario.trace)
                                                           | set(template_trace)))
     state = snapshot.ensure(results_dir, key, functools.partial(
-        snapshot.boot_template, paths, template, accel, mode, boot_timeout=BOOT_TIMEOUT))
+        snapshot.boot_template, paths, template, accel, mode, boot_timeout=boot_timeout))
     return (snapshot.template_dir(results_dir, key), state) if state else None
 
 
@@ -322,15 +330,21 @@ def _run_cell(scenario, kernel, paths, results_dir, accel, mode, boot, template_
     with open(os.path.join(workdir, COMMAND_FILE), "w") as f:
         f.write(res.command + "\n")
 
+    boot_timeout = boot_limit(kernel)
     t0 = time.monotonic()
-    restore = _restore_from(scenario, paths, results_dir, accel, mode, template_trace) \
-        if boot == "snapshot" else None
-    if restore:
+    restore = _restore_from(scenario, paths, results_dir, accel, mode, template_trace,
+                            boot_timeout) if boot == "snapshot" else None
+    if boot == "snapshot":
+        # The wait for the template is not the cell's: from here it has
+        # its whole time, whether it starts from the template or, where
+        # that did not boot, boots on its own.
         res.timings["wait_template"] = round(time.monotonic() - t0, 2)
+        t0 = time.monotonic()
+    if restore:
         res.timings["booted_from"] = os.path.relpath(restore[0], results_dir)
         snapshot.start_from(restore[0], workdir)
-        t0 = time.monotonic()
-    deadline = t0 + scenario.timeout
+    # A slow kernel's extra boot allowance is added to the scenario's time.
+    deadline = t0 + scenario.timeout + boot_timeout - BOOT_TIMEOUT
     m = Machine(paths, qemu_command(paths, scenario, workdir, accel, mode, bool(restore)),
                 workdir)
     failed = None
@@ -342,9 +356,9 @@ def _run_cell(scenario, kernel, paths, results_dir, accel, mode, boot, template_
         if why:
             failed = ("error", "harness: cannot start from %s: %s" % (restore[0], why))
         elif not (m.agent.wait_resumed if restore else m.agent.wait_ready)(
-                min(deadline, t0 + BOOT_TIMEOUT)):
+                min(deadline, t0 + boot_timeout)):
             failed = ("timeout", "timeout: guest agent did not answer within %ds of start"
-                      % int(min(scenario.timeout, BOOT_TIMEOUT)))
+                      % int(min(deadline - t0, boot_timeout)))
         else:
             res.timings["boot"] = round(time.monotonic() - t0, 2)
             res.timings["boot_cpu_s"] = m.cpu_seconds()

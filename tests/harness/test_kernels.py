@@ -177,6 +177,18 @@ class Resolve(unittest.TestCase):
         self.assertEqual(kernels.version(k), ("kernel t", "6.99.0-mine (%s; .config sha256 %s)"
                                                % (t, ident["config_sha256"][:12])))
 
+    def test_slow_checkers_get_a_longer_boot(self):
+        plain, = self.resolve(tree(self.path("plain")))
+        lockdep, = self.resolve(tree(self.path("lockdep"), kernels.required_config()
+                                     + ["CONFIG_PROVE_LOCKING=y"]))
+        bare, = self.resolve(self.path("plain", kernels.BZIMAGE))
+        self.assertEqual([runner.boot_limit(k) for k in (plain, lockdep, bare)],
+                         [runner.BOOT_TIMEOUT, runner.BOOT_TIMEOUT * kernels.SLOW_FACTOR,
+                          runner.BOOT_TIMEOUT])
+        # The debug lanes are built with such a checker.
+        with open(os.path.join(TOP, "guest-image", "debug.config")) as f:
+            self.assertTrue(set(kernels.SLOW_OPTIONS) & {ln.strip() for ln in f})
+
     def test_required_config_is_in_the_labs_own(self):
         with open(os.path.join(TOP, "guest-image", "kernel.config")) as f:
             have = {ln.strip() for ln in f}
