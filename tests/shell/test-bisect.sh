@@ -229,8 +229,11 @@ step() { # step DIR [ARG...]: bisect-step.sh on the checked-out commit, results 
 }
 # A commit the bisect tested, with a file the build does not read added:
 # the same bzImage, the same verdict, without running it.
-read -r _ tested _ < <(head -n 1 "$self/last/tested" 2>/dev/null)
+read -r _ tested tested_verdict < <(head -n 1 "$self/last/tested" 2>/dev/null)
 if [ -n "${tested:-}" ]; then
+	# The step's exit status for that commit's verdict ("passes": fixed, 1).
+	case $tested_verdict in passes) v=pass ;; *) v=fail ;; esac
+	want=$(PYTHONPATH=$ITE_TOP "$ITE_PYTHON" -m harness.bisect answer broken "$v" | cut -f3)
 	kg checkout -q -b selftest-docs "$tested"
 	echo "not built" >"$ktree/Documentation/ite-lab-selftest.txt"
 	# (-f: the Debian tree's .gitignore ignores Documentation/)
@@ -240,7 +243,7 @@ if [ -n "${tested:-}" ]; then
 	status=$?
 	tail -n 4 "$self/last/log" | sed 's/^/#   /'
 	reused() {
-		[ "$status" = 0 ] && [ "$docs" != "${tested:0:12}" ] &&
+		[ "$status" = "$want" ] && [ "$docs" != "${tested:0:12}" ] &&
 			grep -q "^step [0-9]*: $docs selftest: a file the build does not read" "$self/last/log" &&
 			grep -q "bzImage identical to the one tested at ${tested:0:12}" "$self/last/log"
 	}
