@@ -18,7 +18,6 @@ The lab knows nothing of such a kernel: unless told what to expect of it
 unpatched base does), each cell says which known behaviour it matched and
 does not decide the run.
 """
-import functools
 import hashlib
 import os
 import re
@@ -47,7 +46,7 @@ KCONFIG_COMMAND = "scripts/kernel-config.sh"
 # Checkers that make every lock operation or memory access of a guest
 # several times slower under TCG: a kernel built with one (the debug
 # lanes: guest-image/debug.config's lockdep; a developer's KASAN tree)
-# boots in 8 to 12 s of QEMU CPU where the lab's others take 2 to 3, and
+# boots in 7 to 11 s of QEMU CPU where the lab's others take 2 to 3, and
 # gets SLOW_FACTOR times the harness's boot allowance (runner.boot_limit).
 SLOW_OPTIONS = ("CONFIG_PROVE_LOCKING=y", "CONFIG_KASAN=y")
 SLOW_FACTOR = 3
@@ -97,8 +96,12 @@ class Kernel:
 
     @property
     def slow(self):
-        """Built with a checker of SLOW_OPTIONS (by its .config)."""
-        return _has_option(self.config, SLOW_OPTIONS)
+        """Built with a checker of SLOW_OPTIONS (by its .config; not a
+        bare bzImage, which has none)."""
+        try:
+            return bool(self.config) and not config_lines(self.config).isdisjoint(SLOW_OPTIONS)
+        except OSError:
+            return False
 
     def skip_reason(self, s):
         """Why scenario `s` cannot run on it, or ""."""
@@ -258,10 +261,15 @@ def required_config():
         return [ln.strip() for ln in f if ln.startswith("CONFIG_")]
 
 
+def config_lines(config):
+    """The lines of the .config `config`, stripped, as a set."""
+    with open(config, errors="replace") as f:
+        return {ln.strip() for ln in f}
+
+
 def missing_config(config):
     """The required options that the .config `config` does not set."""
-    with open(config, errors="replace") as f:
-        have = {ln.strip() for ln in f}
+    have = config_lines(config)
     return [ln.split("=")[0] for ln in required_config() if ln not in have]
 
 
@@ -288,19 +296,6 @@ def version(k):
     i = identity(k)
     return ("kernel " + k.label, "%s (%s; .config sha256 %s)" % (
         i["release"] or "?", k.spec, i["config_sha256"][:12] or "unknown"))
-
-
-@functools.lru_cache(maxsize=None)
-def _has_option(config, options):
-    """Whether the .config at `config` has one of the lines `options`
-    (False when there is none: a bare bzImage)."""
-    if not config:
-        return False
-    try:
-        with open(config) as f:
-            return any(line.strip() in options for line in f)
-    except OSError:
-        return False
 
 
 def identity(k):
