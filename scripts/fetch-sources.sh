@@ -2,7 +2,8 @@
 # Download the pinned sources from Debian's archive into $ITE_CACHE and
 # verify every file against the hashes in the archive's signed indexes.
 #
-#   qemu               source package (trixie), for dpkg-source -x
+#   qemu               source package (sid) at exactly ITE_QEMU_VERSION
+#                      (scripts/lib/lib.sh), for dpkg-source -x
 #   linux-source-6.12  binary package that ships the kernel tarball
 #   seabios            bios-256k.bin
 #   busybox-static     the guest's userland
@@ -11,9 +12,10 @@
 #                      (scripts/lib/lib.sh): the mainline base
 #
 # "Pinned" means, for the trixie packages: the current version in the suite
-# when the indexes were last refreshed; for the mainline base, the version
-# lib.sh names (sid's newest moves daily, and its pool serves only some of
-# the versions its index lists: scripts/check-mainline-moves.sh). The chosen versions are written to
+# when the indexes were last refreshed; for the QEMU and mainline bases, the
+# version lib.sh names (sid's newest moves daily, and its pool serves only
+# some of the versions its index lists: scripts/check-mainline-moves.sh).
+# The chosen versions are written to
 # $ITE_CACHE/versions.env; build-*.sh copy them into the build tree.
 # A second run downloads nothing unless the archive moved on.
 set -euo pipefail
@@ -27,17 +29,43 @@ need sha256sum coreutils
 # fetch_list KIND PKG...: download from the pinned suites (apt_fetch).
 fetch_list() { apt_fetch source "$@"; }
 
+# fetch_pinned_dsc PKG VERSION: download source package PKG at exactly
+# VERSION from sid's pool, checked against sid's signed index, and print
+# its .dsc's name. When the pool no longer has it (sid drops old versions),
+# files fetched before stay usable: they were checked when downloaded, and
+# the .dsc's own SHA256 sums are checked again here.
+fetch_pinned_dsc() {
+	local pkg=$1 version=$2 dsc files
+	dsc=${pkg}_${version#*:}.dsc
+	if (apt_private_update sid) && files=$(apt_fetch sid source "$pkg=$version"); then
+		grep -qxF "$dsc" <<<"$files" || die "no $dsc among the files of $pkg $version"
+	elif dsc_cached "$dsc"; then
+		log "warning: $pkg $version could not be fetched from sid now;" \
+			"using the copy in the cache (its files match $dsc)"
+	else
+		die "$pkg $version cannot be fetched from sid (see above). If sid's pool dropped it," \
+			"move its pin in scripts/lib/lib.sh (for linux, to a version" \
+			"scripts/check-mainline-moves.sh says the series applies to)"
+	fi
+	echo "$dsc"
+}
+# dsc_cached DSC: DSC and the files it names, intact, in the cache.
+dsc_cached() {
+	local d=$ITE_CACHE/downloads
+	[ -f "$d/$1" ] &&
+		awk '/^Checksums-Sha256:/ { f = 1; next } /^[^ ]/ { f = 0 } f && NF == 3 { print $1 "  " $3 }' \
+			"$d/$1" | (cd "$d" && sha256sum -c --status)
+}
+
 apt_private_update source
 
-qemu_files=$(fetch_list source qemu)
-dsc=$(grep '\.dsc$' <<<"$qemu_files")
+dsc=$(fetch_pinned_dsc qemu "$ITE_QEMU_VERSION")
 linux_deb=$(fetch_list download "$ITE_LINUX_PKG")
 seabios_deb=$(fetch_list download seabios)
 busybox_deb=$(fetch_list download busybox-static)
 ipxe_deb=$(fetch_list download ipxe-qemu)
 
-# Versions as the archive names them (the .dsc carries the source version).
-qemu_version=$(sed -n 's/^Version: //p' "$ITE_CACHE/downloads/$dsc" | head -n1)
+qemu_version=$ITE_QEMU_VERSION
 deb_version() { dpkg-deb -f "$ITE_CACHE/downloads/$1" Version; }
 
 cat >"$ITE_CACHE/versions.env.new" <<EOT
@@ -54,28 +82,8 @@ BUSYBOX_DEB_VERSION=$(deb_version "$busybox_deb")
 IPXE_DEB=$ipxe_deb
 IPXE_DEB_VERSION=$(deb_version "$ipxe_deb")
 EOT
-# The mainline base: sid's linux at the pinned version, checked against
-# sid's signed index like the others. When the pool no longer has it (sid
-# drops old versions), files fetched before stay usable: they were checked
-# when downloaded, and the .dsc's own SHA256 sums are checked again here.
-mainline_dsc=${ITE_MAINLINE_PKG}_${ITE_MAINLINE_VERSION#*:}.dsc
-# mainline_cached: the pinned .dsc and the files it names, intact, in the cache.
-mainline_cached() {
-	local d=$ITE_CACHE/downloads
-	[ -f "$d/$mainline_dsc" ] &&
-		awk '/^Checksums-Sha256:/ { f = 1; next } /^[^ ]/ { f = 0 } f && NF == 3 { print $1 "  " $3 }' \
-			"$d/$mainline_dsc" | (cd "$d" && sha256sum -c --status)
-}
-if (apt_private_update sid) && mainline_files=$(apt_fetch sid source "$ITE_MAINLINE_PKG=$ITE_MAINLINE_VERSION"); then
-	grep -qxF "$mainline_dsc" <<<"$mainline_files" || die "no $mainline_dsc among the files of $ITE_MAINLINE_PKG $ITE_MAINLINE_VERSION"
-elif mainline_cached; then
-	log "warning: $ITE_MAINLINE_PKG $ITE_MAINLINE_VERSION could not be fetched from $ITE_MAINLINE_SUITE now;" \
-		"using the copy in the cache (its files match $mainline_dsc)"
-else
-	die "the mainline base, $ITE_MAINLINE_PKG $ITE_MAINLINE_VERSION from $ITE_MAINLINE_SUITE, cannot be fetched" \
-		"(see above). If sid's pool dropped it, move the pin (ITE_MAINLINE_VERSION in scripts/lib/lib.sh)" \
-		"to a version scripts/check-mainline-moves.sh says the series applies to"
-fi
+# The mainline base: sid's linux at the pinned version.
+mainline_dsc=$(fetch_pinned_dsc "$ITE_MAINLINE_PKG" "$ITE_MAINLINE_VERSION")
 cat >>"$ITE_CACHE/versions.env.new" <<EOT
 LINUX_MAINLINE_PKG=$ITE_MAINLINE_PKG
 LINUX_MAINLINE_SUITE=$ITE_MAINLINE_SUITE

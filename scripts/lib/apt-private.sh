@@ -5,12 +5,14 @@
 #   host/    the host's own release plus its backports (bookworm needs
 #            meson >= 1.5 and python3-pycotap from there); used to install
 #            build dependencies.
-#   source/  the suites the pinned sources come from (trixie, with updates
-#            and security, deb and deb-src); used only to download, never
-#            to install, so trixie binaries can never leak onto the host.
-#   sid/     sid's (unstable's) deb-src only, for the mainline base
-#            (ITE_MAINLINE_*): "apt-get source linux" there can only mean sid's.
-#            Separate so that nothing of sid ever mixes with trixie.
+#   source/  the suite the trixie packages come from (linux-source-6.12,
+#            the firmware and busybox; with updates and security, deb and
+#            deb-src); used only to download, never to install, so trixie
+#            binaries can never leak onto the host.
+#   sid/     sid's (unstable's) deb-src only, for the pinned QEMU and
+#            mainline bases (ITE_QEMU_*, ITE_MAINLINE_*): "apt-get source
+#            linux" there can only mean sid's. Separate so that nothing of
+#            sid ever mixes with trixie.
 #
 # The archive's address is taken from the system's own apt configuration,
 # so ite-lab uses whatever mirror the machine is set up with.
@@ -45,21 +47,20 @@ apt_private_write() {
 		;;
 	source)
 		{
-			for suite in "$ITE_QEMU_SUITE" "$ITE_QEMU_SUITE-updates" "$ITE_LINUX_SUITE" "$ITE_LINUX_SUITE-updates"; do
+			for suite in "$ITE_LINUX_SUITE" "$ITE_LINUX_SUITE-updates"; do
 				echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $main $suite main"
 				echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $main $suite main"
 			done | sort -u
 			if [ -n "$sec" ]; then
-				for suite in "$ITE_QEMU_SUITE" "$ITE_LINUX_SUITE"; do
-					echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $sec $suite-security main"
-					echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $sec $suite-security main"
-				done | sort -u
+				echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $sec $ITE_LINUX_SUITE-security main"
+				echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $sec $ITE_LINUX_SUITE-security main"
 			fi
 		} >"$dir/sources.list.new"
 		;;
 	sid)
-		echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $main $ITE_MAINLINE_SUITE main" \
-			>"$dir/sources.list.new"
+		for suite in "$ITE_QEMU_SUITE" "$ITE_MAINLINE_SUITE"; do
+			echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $main $suite main"
+		done | sort -u >"$dir/sources.list.new"
 		;;
 	*) die "apt_private_write: unknown configuration '$name'" ;;
 	esac

@@ -14,7 +14,6 @@ ITE_JOBS=${ITE_JOBS:-$(nproc)}
 ITE_PYTHON=${ITE_PYTHON:-/usr/bin/python3}
 
 # Debian suites the pinned sources come from.
-ITE_QEMU_SUITE=${ITE_QEMU_SUITE:-trixie}
 ITE_LINUX_SUITE=${ITE_LINUX_SUITE:-trixie}
 ITE_LINUX_PKG=${ITE_LINUX_PKG:-linux-source-6.12}
 # The mainline base: this suite's "linux" source package (Debian's newest
@@ -27,6 +26,14 @@ ITE_LINUX_PKG=${ITE_LINUX_PKG:-linux-source-6.12}
 ITE_MAINLINE_SUITE=${ITE_MAINLINE_SUITE:-unstable}
 ITE_MAINLINE_PKG=${ITE_MAINLINE_PKG:-linux}
 ITE_MAINLINE_VERSION=${ITE_MAINLINE_VERSION:-7.2.8-1}
+
+# The QEMU base: this suite's qemu source package at exactly this version,
+# pinned like the mainline base. It is the newest QEMU whose files Debian's
+# pool serves: sid's index also lists 11.1.2 and 11.1.3 (and
+# trixie-backports 11.1.3~bpo13), whose files return 404 (docs/layout.md,
+# "Why these versions").
+ITE_QEMU_SUITE=${ITE_QEMU_SUITE:-unstable}
+ITE_QEMU_VERSION=${ITE_QEMU_VERSION:-1:10.2.2+ds-1}
 
 export ITE_TOP ITE_CACHE ITE_BUILD ITE_JOBS ITE_PYTHON
 

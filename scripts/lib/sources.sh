@@ -1,11 +1,16 @@
 # shellcheck shell=bash
 # Unpack the pinned sources from the download cache. Source lib.sh first.
 
-# load_versions: the versions fetch-sources.sh pinned (fetching if needed).
+# load_versions: the versions fetch-sources.sh pinned (fetching if needed,
+# and again when lib.sh's pins moved since).
 load_versions() {
-	[ -f "$ITE_CACHE/versions.env" ] || "$ITE_TOP/scripts/fetch-sources.sh"
+	local f=$ITE_CACHE/versions.env
+	if ! grep -qxF "QEMU_DEB_VERSION=$ITE_QEMU_VERSION" "$f" 2>/dev/null ||
+		! grep -qxF "LINUX_MAINLINE_VERSION=$ITE_MAINLINE_VERSION" "$f"; then
+		"$ITE_TOP/scripts/fetch-sources.sh"
+	fi
 	# shellcheck source=/dev/null
-	. "$ITE_CACHE/versions.env"
+	. "$f"
 }
 
 # extract_qemu DEST: Debian's qemu source with Debian's patches applied.
@@ -51,7 +56,7 @@ extract_linux_dsc() {
 
 # The patch series and their pinned bases, by component (worktree.sh,
 # export-series.sh, bisect-build.sh, checkpatch.sh, build-kernel.sh):
-#   qemu            qemu-patches/            Debian's qemu (trixie)
+#   qemu            qemu-patches/            sid's qemu at ITE_QEMU_VERSION
 #   linux           kernel-patches/6.12/     linux-source-6.12 (trixie): the backport
 #   linux-mainline  kernel-patches/mainline/ sid's linux at ITE_MAINLINE_VERSION: the primary series
 # shellcheck disable=SC2034 # for the scripts that source this file

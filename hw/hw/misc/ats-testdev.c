@@ -21,7 +21,7 @@
 #include "qapi/error.h"
 #include "qapi/visitor.h"
 #include "qom/object.h"
-#include "exec/memory.h"
+#include "system/memory.h"
 #include "hw/pci/pci_device.h"
 #include "hw/pci/pci_bus.h"
 #include "hw/pci/pcie.h"
@@ -158,23 +158,39 @@ static ATSTestDevATCEntry *atd_atc_lookup(ATSTestDevState *s, hwaddr iova,
 static ATSTestDevATCEntry *atd_atc_insert(ATSTestDevState *s,
                                           const IOMMUTLBEntry *t)
 {
-    ATSTestDevATCEntry *victim = &s->atc[0];
+    ATSTestDevATCEntry *victim = NULL;
+    hwaddr iova = t->iova & ~t->addr_mask;
     unsigned i;
 
+    /*
+     * A newer translation of a cached range (a read-only one asked again
+     * for a write) supersedes it; otherwise a free entry, or the least
+     * recently used one, takes it.
+     */
     for (i = 0; i < s->atc_size; i++) {
         ATSTestDevATCEntry *e = &s->atc[i];
 
-        if (!e->valid) {
+        if (e->valid && e->iova == iova && e->addr_mask == t->addr_mask) {
             victim = e;
             break;
         }
-        if (e->last_use < victim->last_use) {
-            victim = e;
+    }
+    for (i = 0; !victim && i < s->atc_size; i++) {
+        if (!s->atc[i].valid) {
+            victim = &s->atc[i];
+        }
+    }
+    if (!victim) {
+        victim = &s->atc[0];
+        for (i = 1; i < s->atc_size; i++) {
+            if (s->atc[i].last_use < victim->last_use) {
+                victim = &s->atc[i];
+            }
         }
     }
     *victim = (ATSTestDevATCEntry) {
         .valid = true,
-        .iova = t->iova & ~t->addr_mask,
+        .iova = iova,
         .addr_mask = t->addr_mask,
         .translated = t->translated_addr & ~t->addr_mask,
         .perm = t->perm,
@@ -230,17 +246,6 @@ static uint32_t atd_translate(ATSTestDevState *s, hwaddr iova, bool is_write,
         return ATD_ST_OK;
     }
 
-    /*
-     * An IOMMU that took ATS away from this function (its ATC can no longer
-     * be invalidated) answers translation requests with UR and blocks
-     * translated requests: both end the access here.
-     */
-    if (!pci_ats_allowed(PCI_DEVICE(s))) {
-        s->stats[ATD_STAT_TRANSLATION_UR]++;
-        trace_ats_testdev_translation_ur(iova, 0);
-        return ATD_ST_TRANSLATION;
-    }
-
     e = atd_atc_lookup(s, iova, need);
     if (e) {
         s->stats[ATD_STAT_ATC_HITS]++;
@@ -269,7 +274,10 @@ static uint32_t atd_translate(ATSTestDevState *s, hwaddr iova, bool is_write,
 
     /*
      * Every translated request is reported to the vIOMMU, which may block
-     * it and says, without side effects, whether its tables still agree.
+     * it (an IOMMU that took ATS away from this function, whose ATC it can
+     * no longer invalidate, blocks its translated requests and answers its
+     * translation requests with UR) and says, without side effects,
+     * whether its tables still agree.
      */
     switch (pci_ats_translated_access(PCI_DEVICE(s), PCI_NO_PASID, iova, *addr,
                                       is_write)) {
@@ -945,7 +953,7 @@ static const Property atd_properties[] = {
     DEFINE_PROP_UINT32("atc-size", ATSTestDevState, atc_size, 64),
 };
 
-static void atd_class_init(ObjectClass *klass, void *data)
+static void atd_class_init(ObjectClass *klass, const void *data)
 {
     DeviceClass *dc = DEVICE_CLASS(klass);
     PCIDeviceClass *k = PCI_DEVICE_CLASS(klass);
