@@ -39,7 +39,7 @@
 #include <linux/string.h>
 
 #define ATD_VENDOR_ID		0x1b36
-#define ATD_DEVICE_ID		0x0120
+#define ATD_DEVICE_ID		0x0015	/* PCI_DEVICE_ID_REDHAT_ATS_TESTDEV */
 
 /* Register map: QEMU's include/hw/misc/ats-testdev.h (docs/specs/ats-testdev.rst) */
 #define ATD_REG_MAGIC		0x00

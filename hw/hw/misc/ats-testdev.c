@@ -21,6 +21,7 @@
 #include "qapi/error.h"
 #include "qapi/visitor.h"
 #include "qom/object.h"
+#include "system/address-spaces.h"
 #include "system/memory.h"
 #include "hw/pci/pci_device.h"
 #include "hw/pci/pci_bus.h"
@@ -37,23 +38,28 @@ OBJECT_DECLARE_SIMPLE_TYPE(ATSTestDevState, ATS_TESTDEV)
 #define ATD_PCIE_OFFSET     0x80
 #define ATD_ATC_SIZE_MAX    1024
 #define ATD_HUNG_INTERVAL_MAX_MS 60000
+#define ATD_ITAGS           32      /* an ATS ITag has 5 bits */
 
+/*
+ * A cached translation. Translated requests go to system memory
+ * (address_space_memory): only translations into it are cached, so that
+ * an entry is plain data and migrates.
+ */
 typedef struct ATSTestDevATCEntry {
     bool valid;
-    hwaddr iova;            /* base, aligned to addr_mask + 1 */
-    hwaddr addr_mask;
-    hwaddr translated;      /* base of the translated range */
-    IOMMUAccessFlags perm;
-    AddressSpace *target_as;
+    uint64_t iova;          /* base, aligned to addr_mask + 1 */
+    uint64_t addr_mask;
+    uint64_t translated;    /* base of the translated range */
+    uint32_t perm;          /* IOMMUAccessFlags */
     uint64_t last_use;      /* for least-recently-used replacement */
 } ATSTestDevATCEntry;
 
 /* An Invalidate Request whose completion is delayed (inval-delay-ms). */
 typedef struct ATSTestDevInval {
-    hwaddr iova;
-    hwaddr addr_mask;
+    uint64_t iova;
+    uint64_t addr_mask;
     uint8_t itag;
-    int64_t due_ns;
+    int64_t due_ns;         /* QEMU_CLOCK_VIRTUAL, which migrates */
     QTAILQ_ENTRY(ATSTestDevInval) next;
 } ATSTestDevInval;
 
@@ -86,6 +92,7 @@ struct ATSTestDevState {
     bool hung_dma;
     uint32_t hung_dma_interval_ms;
 
+    /* Invalidate Completions owed, oldest first: answered in order */
     QTAILQ_HEAD(, ATSTestDevInval) delayed;
     QEMUTimer *inval_timer;
 
@@ -194,7 +201,6 @@ static ATSTestDevATCEntry *atd_atc_insert(ATSTestDevState *s,
         .addr_mask = t->addr_mask,
         .translated = t->translated_addr & ~t->addr_mask,
         .perm = t->perm,
-        .target_as = t->target_as,
     };
     return victim;
 }
@@ -258,7 +264,7 @@ static uint32_t atd_translate(ATSTestDevState *s, hwaddr iova, bool is_write,
         s->stats[ATD_STAT_TRANSLATION_REQS]++;
         trace_ats_testdev_translation_req(iova, is_write);
         t = atd_translation_request(s, iova, is_write);
-        if (!(t.perm & need) || !t.target_as) {
+        if (!(t.perm & need) || t.target_as != &address_space_memory) {
             s->stats[ATD_STAT_TRANSLATION_UR]++;
             trace_ats_testdev_translation_ur(iova, t.perm);
             return ATD_ST_TRANSLATION;
@@ -268,7 +274,7 @@ static uint32_t atd_translate(ATSTestDevState *s, hwaddr iova, bool is_write,
         e = atd_atc_insert(s, &t);
     }
     e->last_use = ++s->atc_clock;
-    *as = e->target_as;
+    *as = &address_space_memory;
     *addr = e->translated + (iova & e->addr_mask);
     trace_ats_testdev_atc_use(iova, *addr);
 
@@ -384,7 +390,7 @@ static void atd_hung_arm(ATSTestDevState *s)
 {
     if (s->hung_dma && s->last_cmd) {
         timer_mod(s->hung_timer, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
-                                 s->hung_dma_interval_ms * SCALE_MS);
+                                 (int64_t)s->hung_dma_interval_ms * SCALE_MS);
     } else {
         timer_del(s->hung_timer);
     }
@@ -535,7 +541,7 @@ static void atd_ats_invalidate(PCIDevice *pdev, const PCIATSInvalidation *inv)
         req->addr_mask = addr_mask;
         req->itag = itag;
         req->due_ns = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
-                      s->inval_delay_ms * SCALE_MS;
+                      (int64_t)s->inval_delay_ms * SCALE_MS;
         QTAILQ_INSERT_TAIL(&s->delayed, req, next);
         if (!timer_pending(s->inval_timer)) {
             timer_mod(s->inval_timer, req->due_ns);
@@ -770,14 +776,6 @@ static void atd_exit(PCIDevice *pdev)
     msi_uninit(pdev);
 }
 
-static void atd_get_stat(Object *obj, Visitor *v, const char *name,
-                         void *opaque, Error **errp)
-{
-    uint64_t val = *(uint64_t *)opaque;
-
-    visit_type_uint64(v, name, &val, errp);
-}
-
 static const char *const atd_stat_names[ATD_STAT_COUNT] = {
     [ATD_STAT_ATC_HITS] = "atc-hits",
     [ATD_STAT_ATC_MISSES] = "atc-misses",
@@ -794,36 +792,6 @@ static const char *const atd_stat_names[ATD_STAT_COUNT] = {
     [ATD_STAT_DMA_ERRORS] = "dma-errors",
     [ATD_STAT_HUNG_DMA_ACCESSES] = "hung-dma-accesses",
 };
-
-static bool atd_get_drop_inval(Object *obj, Error **errp)
-{
-    return ATS_TESTDEV(obj)->drop_inval;
-}
-
-static void atd_set_drop_inval(Object *obj, bool value, Error **errp)
-{
-    ATS_TESTDEV(obj)->drop_inval = value;
-}
-
-static bool atd_get_inval_error(Object *obj, Error **errp)
-{
-    return ATS_TESTDEV(obj)->inval_error;
-}
-
-static void atd_set_inval_error(Object *obj, bool value, Error **errp)
-{
-    ATS_TESTDEV(obj)->inval_error = value;
-}
-
-static bool atd_get_verify_atc(Object *obj, Error **errp)
-{
-    return ATS_TESTDEV(obj)->verify_atc;
-}
-
-static void atd_set_verify_atc(Object *obj, bool value, Error **errp)
-{
-    ATS_TESTDEV(obj)->verify_atc = value;
-}
 
 static bool atd_get_hung_dma(Object *obj, Error **errp)
 {
@@ -847,6 +815,7 @@ static void atd_get_hung_interval(Object *obj, Visitor *v, const char *name,
     visit_type_uint32(v, name, &ATS_TESTDEV(obj)->hung_dma_interval_ms, errp);
 }
 
+/* Range-checked: a bad value is refused and changes nothing. */
 static void atd_set_hung_interval(Object *obj, Visitor *v, const char *name,
                                   void *opaque, Error **errp)
 {
@@ -869,41 +838,156 @@ static void atd_instance_init(Object *obj)
     ATSTestDevState *s = ATS_TESTDEV(obj);
     unsigned i;
 
-    /* Knobs: settable on -device and at run time with qom-set. */
-    s->verify_atc = true;
+    /*
+     * Knobs: settable on -device and at run time with qom-set. hung-dma
+     * has a side effect and hung-dma-interval-ms a range, hence their
+     * accessors; the plain booleans are in atd_properties.
+     */
     object_property_add_uint32_ptr(obj, "inval-delay-ms", &s->inval_delay_ms,
                                    OBJ_PROP_FLAG_READWRITE);
-    object_property_add_bool(obj, "drop-inval", atd_get_drop_inval,
-                             atd_set_drop_inval);
-    object_property_add_bool(obj, "inval-error", atd_get_inval_error,
-                             atd_set_inval_error);
-    object_property_add_bool(obj, "verify-atc", atd_get_verify_atc,
-                             atd_set_verify_atc);
-    s->hung_dma_interval_ms = 10;
     object_property_add_bool(obj, "hung-dma", atd_get_hung_dma,
                              atd_set_hung_dma);
+    s->hung_dma_interval_ms = 10;
     object_property_add(obj, "hung-dma-interval-ms", "uint32",
                         atd_get_hung_interval, atd_set_hung_interval, NULL,
                         NULL);
     /* Statistics, read-only, also in BAR0. */
     for (i = 0; i < ATD_STAT_COUNT; i++) {
-        object_property_add(obj, atd_stat_names[i], "uint64", atd_get_stat,
-                            NULL, NULL, &s->stats[i]);
+        object_property_add_uint64_ptr(obj, atd_stat_names[i], &s->stats[i],
+                                       OBJ_PROP_FLAG_READ);
     }
 }
+
+/* ---- Migration ---- */
+
+static bool atd_atc_needed(void *opaque)
+{
+    ATSTestDevState *s = opaque;
+
+    return atd_atc_entries(s);
+}
+
+/* The stream is not trusted: an entry must be a translation we could make */
+static int atd_atc_post_load(void *opaque, int version_id)
+{
+    ATSTestDevState *s = opaque;
+    unsigned i;
+
+    for (i = 0; i < s->atc_size; i++) {
+        ATSTestDevATCEntry *e = &s->atc[i];
+
+        if (e->valid && ((e->addr_mask & (e->addr_mask + 1)) ||
+                         (e->iova & e->addr_mask) ||
+                         (e->translated & e->addr_mask) ||
+                         !(e->perm & IOMMU_RW) || (e->perm & ~IOMMU_RW))) {
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+static const VMStateDescription atd_vmstate_atc_entry = {
+    .name = TYPE_ATS_TESTDEV "/atc-entry",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_BOOL(valid, ATSTestDevATCEntry),
+        VMSTATE_UINT64(iova, ATSTestDevATCEntry),
+        VMSTATE_UINT64(addr_mask, ATSTestDevATCEntry),
+        VMSTATE_UINT64(translated, ATSTestDevATCEntry),
+        VMSTATE_UINT32(perm, ATSTestDevATCEntry),
+        VMSTATE_UINT64(last_use, ATSTestDevATCEntry),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+/*
+ * The cached translations: the guest sees them (ATC_ENTRIES, and a hung
+ * engine keeps using them). Both sides must have the same atc-size.
+ */
+static const VMStateDescription atd_vmstate_atc = {
+    .name = TYPE_ATS_TESTDEV "/atc",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = atd_atc_needed,
+    .post_load = atd_atc_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32_EQUAL(atc_size, ATSTestDevState,
+                             "atc-size must be the same on both sides"),
+        VMSTATE_STRUCT_VARRAY_POINTER_UINT32(atc, ATSTestDevState, atc_size,
+                                             atd_vmstate_atc_entry,
+                                             ATSTestDevATCEntry),
+        VMSTATE_UINT64(atc_clock, ATSTestDevState),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static bool atd_owed_needed(void *opaque)
+{
+    ATSTestDevState *s = opaque;
+
+    return !QTAILQ_EMPTY(&s->delayed);
+}
+
+/*
+ * The owed completions keep their due times (the virtual clock migrates);
+ * the oldest arms the timer. The stream is not trusted: ITags are 5 bits.
+ */
+static int atd_owed_post_load(void *opaque, int version_id)
+{
+    ATSTestDevState *s = opaque;
+    ATSTestDevInval *req;
+
+    QTAILQ_FOREACH(req, &s->delayed, next) {
+        if (req->itag >= ATD_ITAGS) {
+            return -EINVAL;
+        }
+    }
+    req = QTAILQ_FIRST(&s->delayed);
+    if (req) {
+        timer_mod(s->inval_timer, req->due_ns);
+    }
+    return 0;
+}
+
+static const VMStateDescription atd_vmstate_owed_entry = {
+    .name = TYPE_ATS_TESTDEV "/owed-completion",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT64(iova, ATSTestDevInval),
+        VMSTATE_UINT64(addr_mask, ATSTestDevInval),
+        VMSTATE_UINT8(itag, ATSTestDevInval),
+        VMSTATE_INT64(due_ns, ATSTestDevInval),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+/*
+ * Invalidate Requests received and not answered yet (inval-delay-ms): the
+ * IOMMU's side of them migrates too, and waits for the answers.
+ */
+static const VMStateDescription atd_vmstate_owed = {
+    .name = TYPE_ATS_TESTDEV "/owed-completions",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = atd_owed_needed,
+    .post_load = atd_owed_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_QTAILQ_V(delayed, ATSTestDevState, 1, atd_vmstate_owed_entry,
+                         ATSTestDevInval, next),
+        VMSTATE_END_OF_LIST()
+    },
+};
 
 static bool atd_hung_needed(void *opaque)
 {
     ATSTestDevState *s = opaque;
 
-    return s->last_cmd || s->stats[ATD_STAT_HUNG_DMA_ACCESSES];
+    return s->last_cmd;
 }
 
-/*
- * The last command, which a hung engine repeats, and the statistic that
- * came with it. Knobs are not migrated: set them on the destination (a
- * hung-dma engine resumes when hung-dma is set there).
- */
+/* The last command, which a hung engine repeats, and its next run. */
 static const VMStateDescription atd_vmstate_hung = {
     .name = TYPE_ATS_TESTDEV "/hung-dma",
     .version_id = 1,
@@ -915,15 +999,32 @@ static const VMStateDescription atd_vmstate_hung = {
         VMSTATE_UINT64(last_dst, ATSTestDevState),
         VMSTATE_UINT32(last_len, ATSTestDevState),
         VMSTATE_UINT32(last_pattern, ATSTestDevState),
-        VMSTATE_UINT64(stats[ATD_STAT_HUNG_DMA_ACCESSES], ATSTestDevState),
+        VMSTATE_TIMER_PTR(hung_timer, ATSTestDevState),
         VMSTATE_END_OF_LIST()
     },
 };
 
+static int atd_post_load(void *opaque, int version_id)
+{
+    ATSTestDevState *s = opaque;
+
+    if (s->hung_dma_interval_ms < 1 ||
+        s->hung_dma_interval_ms > ATD_HUNG_INTERVAL_MAX_MS) {
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/*
+ * The knobs migrate with the rest: they are the state of the function (a
+ * hung or slow device stays hung or slow), whatever the destination was
+ * started with.
+ */
 static const VMStateDescription atd_vmstate = {
     .name = TYPE_ATS_TESTDEV,
     .version_id = 1,
     .minimum_version_id = 1,
+    .post_load = atd_post_load,
     .fields = (const VMStateField[]) {
         VMSTATE_PCI_DEVICE(parent_obj, ATSTestDevState),
         VMSTATE_UINT32(status, ATSTestDevState),
@@ -934,23 +1035,37 @@ static const VMStateDescription atd_vmstate = {
         VMSTATE_UINT32(irq_status, ATSTestDevState),
         VMSTATE_UINT32(irq_enable, ATSTestDevState),
         VMSTATE_UINT64(fault_addr, ATSTestDevState),
-        /* The statistics version 1 had; the newer ones in subsections */
-        VMSTATE_UINT64_SUB_ARRAY(stats, ATSTestDevState, 0,
-                                 ATD_STAT_HUNG_DMA_ACCESSES),
-        /*
-         * The ATC is not migrated: a device may drop cached translations
-         * at any time, and the destination starts with an empty one.
-         */
+        VMSTATE_UINT64_ARRAY(stats, ATSTestDevState, ATD_STAT_COUNT),
+        VMSTATE_UINT32(inval_delay_ms, ATSTestDevState),
+        VMSTATE_BOOL(drop_inval, ATSTestDevState),
+        VMSTATE_BOOL(inval_error, ATSTestDevState),
+        VMSTATE_BOOL(verify_atc, ATSTestDevState),
+        VMSTATE_BOOL(hung_dma, ATSTestDevState),
+        VMSTATE_UINT32(hung_dma_interval_ms, ATSTestDevState),
         VMSTATE_END_OF_LIST()
     },
     .subsections = (const VMStateDescription * const []) {
+        &atd_vmstate_atc,
+        &atd_vmstate_owed,
         &atd_vmstate_hung,
         NULL
     },
 };
 
+/* Plain knobs: qom-set may change them at run time, as on -device. */
+static PropertyInfo atd_prop_bool_runtime;
+
 static const Property atd_properties[] = {
     DEFINE_PROP_UINT32("atc-size", ATSTestDevState, atc_size, 64),
+    DEFINE_PROP("drop-inval", ATSTestDevState, drop_inval,
+                atd_prop_bool_runtime, bool,
+                .set_default = true, .defval.u = false),
+    DEFINE_PROP("inval-error", ATSTestDevState, inval_error,
+                atd_prop_bool_runtime, bool,
+                .set_default = true, .defval.u = false),
+    DEFINE_PROP("verify-atc", ATSTestDevState, verify_atc,
+                atd_prop_bool_runtime, bool,
+                .set_default = true, .defval.u = true),
 };
 
 static void atd_class_init(ObjectClass *klass, const void *data)
@@ -962,13 +1077,16 @@ static void atd_class_init(ObjectClass *klass, const void *data)
     k->exit = atd_exit;
     k->config_write = atd_write_config;
     k->ats_invalidate = atd_ats_invalidate;
-    k->vendor_id = ATS_TESTDEV_VENDOR_ID;
-    k->device_id = ATS_TESTDEV_DEVICE_ID;
+    k->vendor_id = PCI_VENDOR_ID_REDHAT;
+    k->device_id = PCI_DEVICE_ID_REDHAT_ATS_TESTDEV;
     k->revision = ATS_TESTDEV_REVISION;
     k->class_id = PCI_CLASS_OTHERS;
     dc->desc = "ATS test endpoint with an address translation cache";
     device_class_set_legacy_reset(dc, atd_reset);
     dc->vmsd = &atd_vmstate;
+    /* As vfio-pci does for its runtime-mutable property */
+    atd_prop_bool_runtime = qdev_prop_bool;
+    atd_prop_bool_runtime.realized_set_allowed = true;
     device_class_set_props(dc, atd_properties);
     set_bit(DEVICE_CATEGORY_MISC, dc->categories);
 }

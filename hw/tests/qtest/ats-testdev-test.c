@@ -125,6 +125,17 @@ static uint64_t qom_get_uint(Env *e, const char *prop)
     return qom_get_path(e, "/machine/peripheral/dut", prop);
 }
 
+static bool qom_get_bool(Env *e, const char *prop)
+{
+    QDict *rsp = qtest_qmp(e->qts,
+        "{'execute': 'qom-get', 'arguments': {"
+        "'path': '/machine/peripheral/dut', 'property': %s}}", prop);
+    bool val = qdict_get_bool(rsp, "return");
+
+    qobject_unref(rsp);
+    return val;
+}
+
 /* intel-iommu's fence-violations */
 static uint64_t fence(Env *e)
 {
@@ -275,22 +286,34 @@ static void vtd_setup(Env *e)
     vtd_write_gcmd(e, VTD_GCMD_QIE | VTD_GCMD_TE, VTD_GSTS_QIES | VTD_GSTS_TES);
 }
 
-/* @iommu: NULL for no vIOMMU, else extra intel-iommu properties */
-static Env *env_start_opts(const char *iommu)
+/*
+ * Start QEMU. @iommu: NULL for no vIOMMU, else extra intel-iommu
+ * properties; @incoming: NULL, or where to receive a migration (then
+ * env_attach() once it has arrived).
+ */
+static Env *env_launch(const char *iommu, const char *incoming)
 {
     Env *e = g_new0(Env, 1);
-    g_autofree QPCIDevice *mch = NULL;
     g_autofree char *iommu_arg =
         iommu ? g_strdup_printf("-device intel-iommu,id=iommu,"
                                 "device-iotlb=on%s", iommu)
               : g_strdup("");
-    bool with_iommu = iommu;
+    g_autofree char *inc =
+        incoming ? g_strdup_printf("-incoming %s", incoming) : g_strdup("");
 
     e->scalable = iommu && strstr(iommu, "x-scalable-mode=on");
     e->qts = qtest_initf("-M q35 %s "
                          "-device ats-testdev,id=dut,addr=0x4 "
-                         "-device pcie-root-port,id=rp0,bus=pcie.0,chassis=1",
-                         iommu_arg);
+                         "-device pcie-root-port,id=rp0,bus=pcie.0,chassis=1 "
+                         "%s", iommu_arg, inc);
+    return e;
+}
+
+/* The test's view of the endpoint: ECAM, BAR0 mapped, bus mastering on */
+static void env_attach(Env *e)
+{
+    g_autofree QPCIDevice *mch = NULL;
+
     e->bus = qpci_new_pc(e->qts, NULL);
     /* Extended config space (ATS at 0x100) needs q35's ECAM window. */
     mch = qpci_device_find(e->bus, 0);
@@ -300,7 +323,14 @@ static Env *env_start_opts(const char *iommu)
     g_assert(e->dev);
     qpci_device_enable(e->dev);
     e->bar = qpci_iomap(e->dev, 0, NULL);
-    if (with_iommu) {
+}
+
+static Env *env_start_opts(const char *iommu)
+{
+    Env *e = env_launch(iommu, NULL);
+
+    env_attach(e);
+    if (iommu) {
         vtd_setup(e);
     }
     return e;
@@ -976,6 +1006,8 @@ static void test_bad_props(void)
     g_autofree char *low = NULL;
     g_autofree char *high = NULL;
     g_autofree char *ro = NULL;
+    g_autofree char *type = NULL;
+    g_autofree char *stat = NULL;
     QDict *rsp;
 
     low = qom_set_error(e, "/machine/peripheral/dut",
@@ -983,6 +1015,7 @@ static void test_bad_props(void)
     g_assert(strstr(low, "hung-dma-interval-ms must be between 1 and"));
     high = qom_set_error(e, "/machine/peripheral/dut",
                          "hung-dma-interval-ms", 60001);
+    g_assert(strstr(high, "not 60001"));
     g_assert_cmpuint(qom_get_uint(e, "hung-dma-interval-ms"), ==, 10);
     qom_set_uint(e, "hung-dma-interval-ms", 20);
     g_assert_cmpuint(qom_get_uint(e, "hung-dma-interval-ms"), ==, 20);
@@ -993,9 +1026,140 @@ static void test_bad_props(void)
     g_assert(qdict_haskey(rsp, "error"));
     qobject_unref(rsp);
 
+    /* the plain knobs are booleans, also at run time */
+    type = qom_set_error(e, "/machine/peripheral/dut", "verify-atc", 5);
+    g_assert(strstr(type, "verify-atc"));
+    g_assert(qom_get_bool(e, "verify-atc"));
+    qom_set_bool(e, "verify-atc", false);
+    g_assert(!qom_get_bool(e, "verify-atc"));
+    qom_set_bool(e, "drop-inval", true);
+    g_assert(qom_get_bool(e, "drop-inval"));
+    g_assert(!qom_get_bool(e, "inval-error"));
+
+    /* the statistics are read-only */
+    stat = qom_set_error(e, "/machine/peripheral/dut", "inval-received", 5);
+    g_assert_cmpuint(qom_get_uint(e, "inval-received"), ==, 0);
+
     /* the fence counter is read-only */
     ro = qom_set_error(e, "/machine/peripheral/iommu", "fence-violations", 5);
     g_assert_cmpuint(fence(e), ==, 0);
+    env_stop(e);
+}
+
+/*
+ * Migrate @src to a new QEMU started with the same command line (no
+ * knobs set) and stop @src; returns the destination.
+ */
+static Env *env_migrate(Env *src, const char *iommu)
+{
+    g_autofree char *sock = g_strdup_printf("%s/ats-testdev-test-%d.sock",
+                                            g_get_tmp_dir(), getpid());
+    g_autofree char *uri = g_strdup_printf("unix:%s", sock);
+    Env *d = env_launch(iommu, uri);
+
+    qtest_qmp_assert_success(src->qts, "{'execute': 'migrate',"
+                             " 'arguments': {'uri': %s}}", uri);
+    qtest_qmp_eventwait(d->qts, "RESUME");
+    unlink(sock);
+    env_attach(d);
+    d->iq_tail = src->iq_tail;
+    env_stop(src);
+    return d;
+}
+
+/*
+ * Migration while the device owes a delayed Invalidate Completion: the
+ * destination answers it when it is due, and the wait behind it
+ * completes without ITE. The knob, the ATC and the statistics came along.
+ */
+static void test_migrate_owed(void)
+{
+    Env *e = env_start(true);
+    uint32_t token;
+
+    qtest_memset(e->qts, DATA_PHYS, 0, 0x2000);
+    fill_two(e);
+    qom_set_uint(e, "inval-delay-ms", 50);
+    submit_dev_tlb_inv(e, DUT_SID, IOVA_BASE);
+    token = submit_wait(e);
+    g_assert(!wait_done(e, token));
+
+    e = env_migrate(e, "");
+    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_RECEIVED), ==, 1);
+    g_assert(!wait_done(e, token));
+    step_ms(e, 49);
+    g_assert(!wait_done(e, token));
+    step_ms(e, 2);
+    g_assert(wait_done(e, token));
+    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_COMPLETED), ==, 1);
+    step_ms(e, 200);
+    g_assert_cmphex(fsts(e), ==, 0);
+
+    /* page 1 is still cached: a hit, no Translation Request */
+    g_assert_cmpuint(reg_read(e, ATD_REG_ATC_ENTRIES), ==, 1);
+    g_assert_cmphex(run_cmd(e, ATD_CMD_COMPARE, IOVA_BASE + 0x1000,
+                            IOVA_BASE + 0x1000, 16), ==, ATD_ST_OK);
+    g_assert_cmpuint(atd_stat(e, ATD_STAT_ATC_HITS), ==, 2);
+    g_assert_cmpuint(atd_stat(e, ATD_STAT_TRANSLATION_REQS), ==, 2);
+
+    /* still a slow device */
+    g_assert_cmpuint(qom_get_uint(e, "inval-delay-ms"), ==, 50);
+    submit_dev_tlb_inv(e, DUT_SID, IOVA_BASE + 0x1000);
+    token = submit_wait(e);
+    g_assert(!wait_done(e, token));
+    step_ms(e, 51);
+    g_assert(wait_done(e, token));
+    g_assert_cmphex(fsts(e), ==, 0);
+    env_stop(e);
+}
+
+/* A hung engine keeps running on the destination, through its ATC. */
+static void test_migrate_hung(void)
+{
+    Env *e = env_start(true);
+    uint64_t n;
+
+    fill_page0(e);
+    qom_set_uint(e, "hung-dma-interval-ms", 5);
+    qom_set_bool(e, "hung-dma", true);
+    step_ms(e, 12);
+    n = qom_get_uint(e, "hung-dma-accesses");
+    g_assert_cmpuint(n, >=, 2);
+
+    e = env_migrate(e, "");
+    g_assert_cmpuint(qom_get_uint(e, "hung-dma-accesses"), ==, n);
+    g_assert_cmpuint(reg_read(e, ATD_REG_ATC_ENTRIES), ==, 2);
+    qtest_writel(e->qts, DATA_PHYS, 0);
+    step_ms(e, 30);
+    g_assert_cmpuint(qom_get_uint(e, "hung-dma-accesses"), >=, n + 2);
+    g_assert_cmphex(qtest_readl(e->qts, DATA_PHYS), ==, 0x11111111);
+    env_stop(e);
+}
+
+/* Delays beyond 2^32 ns (4.3 s) of inval-delay-ms and hung-dma-interval-ms */
+static void test_long_delays(void)
+{
+    Env *e = env_start(true);
+
+    qom_set_uint(e, "inval-delay-ms", 5000);
+    submit_dev_tlb_inv(e, DUT_SID, IOVA_BASE);
+    submit_wait(e);
+    step_ms(e, 4999);
+    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_COMPLETED), ==, 0);
+    step_ms(e, 2);
+    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_COMPLETED), ==, 1);
+    /* (the IOMMU had timed it out: ITE, then ICE for the late answer) */
+    g_assert_cmphex(fsts(e), ==, VTD_FSTS_ITE | VTD_FSTS_ICE);
+    qtest_writel(e->qts, IOMMU_BASE + DMAR_FSTS_REG,
+                 VTD_FSTS_ITE | VTD_FSTS_ICE);
+
+    fill_page0(e);
+    qom_set_uint(e, "hung-dma-interval-ms", 60000);
+    qom_set_bool(e, "hung-dma", true);
+    step_ms(e, 59999);
+    g_assert_cmpuint(atd_stat(e, ATD_STAT_HUNG_DMA_ACCESSES), ==, 0);
+    step_ms(e, 2);
+    g_assert_cmpuint(atd_stat(e, ATD_STAT_HUNG_DMA_ACCESSES), ==, 1);
     env_stop(e);
 }
 
@@ -1034,5 +1198,9 @@ int main(int argc, char **argv)
     qtest_add_func("/ats-testdev/vtd/fence/refused", test_fence_refused);
     qtest_add_func("/ats-testdev/vtd-sm/fence/refused",
                    test_fence_refused_sm);
+    qtest_add_func("/ats-testdev/vtd/long-delays", test_long_delays);
+    qtest_add_func("/ats-testdev/vtd/migrate/owed-completion",
+                   test_migrate_owed);
+    qtest_add_func("/ats-testdev/vtd/migrate/hung", test_migrate_hung);
     return g_test_run();
 }

@@ -11,8 +11,9 @@
 
 #define TYPE_ATS_TESTDEV "ats-testdev"
 
-#define ATS_TESTDEV_VENDOR_ID   0x1b36          /* PCI_VENDOR_ID_REDHAT */
-#define ATS_TESTDEV_DEVICE_ID   0x0120
+/* For the qtest and guest drivers; the device uses hw/pci/pci.h's names */
+#define ATS_TESTDEV_VENDOR_ID   0x1b36  /* PCI_VENDOR_ID_REDHAT */
+#define ATS_TESTDEV_DEVICE_ID   0x0015  /* PCI_DEVICE_ID_REDHAT_ATS_TESTDEV */
 #define ATS_TESTDEV_REVISION    1
 
 #define ATS_TESTDEV_BAR0_SIZE   0x1000
