@@ -21,7 +21,9 @@
  * it; checks that pc-q35-10.2 keeps stock 10.2's registers (SLTCTL.DLLSCE
  * and LNKCTL.LD read-only, no DLLSC); and that a card freed by a reset is
  * not freed from inside the reset (a snapshot loaded over a surprise
- * removal keeps its card). It does not look at what a guest driver would
+ * removal keeps its card; a switch pulled out under intel-iommu is not
+ * freed before intel-iommu's reset is done with its buses, which ASan or
+ * valgrind would report). It does not look at what a guest driver would
  * do.
  *
  * Copyright (c) 2026 ite-lab
@@ -1053,6 +1055,36 @@ static void test_reset_snapshot_load(void)
     env_stop(e);
 }
 
+/*
+ * A switch (upstream port, downstream port, endpoint) pulled out of a
+ * root port, with intel-iommu, and a system reset: the reset empties the
+ * slot, and the switch is freed after it. Freed from the root port's
+ * reset hold phase, it was gone when intel-iommu's reset exit phase, in
+ * the same reset, went through the address spaces of the switch's buses:
+ * a use after free, which fails this test under ASan or valgrind
+ * (QTEST_QEMU_BINARY="valgrind --error-exitcode=9 qemu-system-x86_64").
+ */
+static void test_reset_switch_viommu(void)
+{
+    QTestState *qts = qtest_init("-M q35 -nodefaults -device intel-iommu "
+                                 "-global ICH9-LPC.acpi-pci-hotplug-with-"
+                                 "bridge-support=off "
+                                 "-device pcie-root-port,id=rp0,slot=1 "
+                                 "-device x3130-upstream,id=us,bus=rp0 "
+                                 "-device xio3130-downstream,id=ds,bus=us,"
+                                 "chassis=2,slot=1 "
+                                 "-device ats-testdev,bus=ds,id=dev0");
+    Env e = { .qts = qts };
+
+    assert_ok(surprise_remove(&e, "us"));
+    qtest_system_reset(qts);
+    wait_device_deleted(&e, "us");
+    g_assert(!device_exists(&e, "ds"));
+    g_assert(!device_exists(&e, "dev0"));
+    qtest_qmp_device_add(qts, "ats-testdev", "dev1", "{'bus': 'rp0'}");
+    qtest_quit(qts);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1073,6 +1105,10 @@ int main(int argc, char **argv)
     if (qtest_has_device("intel-iommu")) {
         qtest_add_func("/pcie-surprise/vtd/inval-outstanding",
                        test_inval_outstanding);
+        if (qtest_has_device("x3130-upstream")) {
+            qtest_add_func("/pcie-surprise/free/reset-switch-viommu",
+                           test_reset_switch_viommu);
+        }
     }
     qtest_add_func("/pcie-surprise/loop", test_loop);
     qtest_add_func("/pcie-surprise/compat/pc-q35-10.2", test_compat_10_2);
