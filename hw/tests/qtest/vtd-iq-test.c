@@ -23,6 +23,7 @@
 #include "libqtest.h"
 #include "libqos/pci.h"
 #include "libqos/pci-pc.h"
+#include "qobject/qdict.h"
 #include "hw/i386/intel_iommu_internal.h"
 #include "hw/misc/ats-testdev.h"
 
@@ -53,6 +54,7 @@ typedef struct Env {
 typedef struct Case {
     void (*fn)(Env *e);
     const char *opts;           /* extra intel-iommu properties */
+    const char *machine;        /* -M, q35 (the latest) if NULL */
     bool sm;
     bool trace;                 /* log vtd_devtlb_inv_submit */
 } Case;
@@ -222,9 +224,10 @@ static Env *env_launch(const Case *c, const char *incoming)
         trace = g_strdup_printf("-d trace:vtd_devtlb_inv_submit -D %s",
                                 e->trace_log);
     }
-    e->qts = qtest_initf("-M q35 -device intel-iommu,device-iotlb=on%s%s "
+    e->qts = qtest_initf("-M %s -device intel-iommu,device-iotlb=on%s%s "
                          "-device ats-testdev,id=dev0,addr=0x4 "
                          "-device ats-testdev,id=dev1,addr=0x5 %s %s",
+                         c->machine ? c->machine : "q35",
                          e->sm ? ",x-scalable-mode=on" : "",
                          c->opts ? c->opts : "", trace ? trace : "",
                          inc ? inc : "");
@@ -670,6 +673,257 @@ static void test_migrate(Env *e)
     env_stop(d);
 }
 
+/* A source-id no device answers to: bus 3, where nothing is plugged */
+#define SID_NONE        0x0300
+
+/* Save the machine to @path (the source stays paused) */
+static void migrate_to_file(Env *e, const char *path)
+{
+    g_autofree char *uri = g_strdup_printf("file:%s", path);
+    bool done = false;
+
+    qtest_qmp_assert_success(e->qts, "{'execute': 'migrate',"
+                             " 'arguments': {'uri': %s}}", uri);
+    while (!done) {
+        QDict *rsp = qtest_qmp(e->qts, "{'execute': 'query-migrate'}");
+        QDict *ret = qdict_get_qdict(rsp, "return");
+        const char *status = qdict_get_try_str(ret, "status");
+
+        g_assert(status && strcmp(status, "failed"));
+        done = !strcmp(status, "completed");
+        qobject_unref(rsp);
+        if (!done) {
+            g_usleep(1000);
+        }
+    }
+}
+
+/*
+ * Whether intel-iommu's device-TLB subsection is in the migration stream of
+ * the machine now: a subsection is sent with its name.
+ */
+static bool stream_has_devtlb_inv(Env *e)
+{
+    static const char name[] = "iommu-intel/devtlb-inv";
+    g_autofree char *path = NULL;
+    g_autofree char *buf = NULL;
+    gsize len;
+    int fd;
+
+    fd = g_file_open_tmp("vtd-iq-test-XXXXXX.mig", &path, NULL);
+    g_assert(fd >= 0);
+    close(fd);
+    migrate_to_file(e, path);
+    g_assert(g_file_get_contents(path, &buf, &len, NULL));
+    unlink(path);
+    return memmem(buf, len, name, sizeof(name) - 1) != NULL;
+}
+
+/*
+ * The latest machine type: a device-TLB invalidation that no device
+ * answers keeps the wait behind it pending, the request times out with
+ * an ITE naming the source-id, and while it is outstanding its state is
+ * in the migration stream.
+ */
+static void test_unanswered_ite(Env *e)
+{
+    uint32_t w;
+
+    submit(e, VTD_INV_DESC_DEVICE | ((uint64_t)SID_NONE << 32), IOVA);
+    w = submit_wait(e, 0);
+    g_assert(!wait_done(e, w));
+    step_ms(e, TIMEOUT_MS + 1);
+    g_assert_cmphex(fsts(e), ==, VTD_FSTS_ITE);
+    g_assert_cmphex(iqer(e) & VTD_IQER_ITESID_MASK, ==,
+                    VTD_IQER_ITESID(SID_NONE));
+    g_assert(!wait_done(e, w));
+
+    /* a hung device's request, outstanding when the machine is saved */
+    clear_fsts(e, VTD_FSTS_ITE);
+    knob_bool(e, 0, "drop-inval", true);
+    submit_devtlb(e, 0);
+    g_assert(stream_has_devtlb_inv(e));
+}
+
+/*
+ * pc-q35-10.2 (x-ite=off): what QEMU 10.2 did. A device-TLB invalidation
+ * completes when fetched, answered or not, and nothing times out; an
+ * unexpected answer is no ICE; IQERCD stays 0, even for a queue error;
+ * and the migration stream has nothing the 10.2 model did not have.
+ */
+static void test_compat_10_2(Env *e)
+{
+    uint32_t w, bad;
+
+    submit(e, VTD_INV_DESC_DEVICE | ((uint64_t)SID_NONE << 32), IOVA);
+    w = submit_wait(e, 0);
+    g_assert(wait_done(e, w));
+
+    /* a hung device still gets the request: its ATC is invalidated */
+    knob_bool(e, 0, "drop-inval", true);
+    submit_devtlb(e, 0);
+    w = submit_wait(e, 0);
+    g_assert(wait_done(e, w));
+    g_assert_cmpuint(received(e, 0), ==, 1);
+    step_ms(e, 2 * TIMEOUT_MS);
+    g_assert_cmphex(fsts(e), ==, 0);
+
+    /* a slow device's late answer, and an unexpected one */
+    knob_uint(e, 1, "inval-delay-ms", 50);
+    submit_devtlb(e, 1);
+    step_ms(e, 51);
+    g_assert_cmpuint(dev_stat(e, 1, ATD_STAT_INVAL_COMPLETED), ==, 1);
+    knob_uint(e, 1, "inval-delay-ms", 0);
+    knob_bool(e, 1, "inval-error", true);
+    submit_devtlb(e, 1);
+    g_assert_cmphex(fsts(e), ==, 0);
+    g_assert_cmphex(iqer(e), ==, 0);
+
+    /* a queue error: IQE as before, no IQEI */
+    bad = submit(e, VTD_INV_DESC_WAIT | VTD_INV_DESC_WAIT_SW | 0x80,
+                 WAIT_STATUS);
+    g_assert_cmphex(fsts(e), ==, VTD_FSTS_IQE);
+    g_assert_cmpuint(iqh(e), ==, qptr(e, bad));
+    g_assert_cmphex(iqer(e), ==, 0);
+    /* ITE and ICE are not status bits of this model */
+    clear_fsts(e, VTD_FSTS_IQE | VTD_FSTS_ICE | VTD_FSTS_ITE);
+    g_assert_cmphex(fsts(e), ==, 0);
+
+    g_assert(!stream_has_devtlb_inv(e));
+}
+
+/* Write config space of @bus:@devfn through port 0xcf8 (any bus) */
+static void cfg_writeb(QTestState *qts, int bus, int devfn, int off,
+                       uint8_t val)
+{
+    qtest_outl(qts, 0xcf8, 0x80000000U | bus << 16 | devfn << 8 | (off & ~3));
+    qtest_outb(qts, 0xcfc + (off & 3), val);
+}
+
+static uint32_t cfg_readl(QTestState *qts, int bus, int devfn, int off)
+{
+    qtest_outl(qts, 0xcf8, 0x80000000U | bus << 16 | devfn << 8 | off);
+    return qtest_inl(qts, 0xcfc);
+}
+
+static void cfg_writew(QTestState *qts, int bus, int devfn, int off,
+                       uint16_t val)
+{
+    qtest_outl(qts, 0xcf8, 0x80000000U | bus << 16 | devfn << 8 | (off & ~3));
+    qtest_outw(qts, 0xcfc + (off & 2), val);
+}
+
+static int find_exp_cap(QTestState *qts, int bus, int devfn)
+{
+    int off = cfg_readl(qts, bus, devfn, PCI_CAPABILITY_LIST) & 0xfc;
+
+    while (off) {
+        uint32_t hdr = cfg_readl(qts, bus, devfn, off);
+
+        if ((hdr & 0xff) == PCI_CAP_ID_EXP) {
+            return off;
+        }
+        off = (hdr >> 8) & 0xfc;
+    }
+    g_assert_not_reached();
+}
+
+static void set_bus_numbers(QTestState *qts, int bus, int devfn,
+                            uint8_t secondary, uint8_t subordinate)
+{
+    cfg_writeb(qts, bus, devfn, PCI_PRIMARY_BUS, bus);
+    cfg_writeb(qts, bus, devfn, PCI_SECONDARY_BUS, secondary);
+    cfg_writeb(qts, bus, devfn, PCI_SUBORDINATE_BUS, subordinate);
+}
+
+/* The guest's part of turning queued invalidation on */
+static void qi_on(Env *e)
+{
+    e->tail = 0;
+    qtest_memset(e->qts, INV_QUEUE, 0, 0x1000);
+    qtest_writeq(e->qts, IOMMU_BASE + DMAR_IQA_REG, INV_QUEUE);
+    vtd_write_gcmd(e, VTD_GCMD_QIE, VTD_GSTS_QIES);
+}
+
+#define ROOT_TABLE      0x200000ULL
+
+/*
+ * A PCIe switch (upstream port under a root port, a downstream port, an
+ * ATS endpoint at 03:00.0) is unplugged: device_del, and the reset that
+ * completes it. Its ports' secondary buses are freed with the ports, and
+ * intel-iommu must not touch them afterwards when the guest makes it walk
+ * its address spaces: a device-TLB invalidation to the endpoint's old
+ * source-id, translation turned on, a global context-cache invalidation.
+ * The source-id now has no device: the invalidation times out (ITE).
+ */
+static void test_switch_unplug(const void *data)
+{
+    const uint16_t sid = 0x0300;
+    Env *e = g_new0(Env, 1);
+    uint32_t w;
+
+    e->size = 256;
+    e->qts = qtest_init("-M q35 -device intel-iommu,device-iotlb=on "
+                        "-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support"
+                        "=off "
+                        "-device pcie-root-port,id=rp0,chassis=1,addr=0x6 "
+                        "-device x3130-upstream,id=sw0,bus=rp0 "
+                        "-device xio3130-downstream,id=dp0,bus=sw0,"
+                        "chassis=2,slot=0 "
+                        "-device ats-testdev,id=devsw,bus=dp0");
+    set_bus_numbers(e->qts, 0, QPCI_DEVFN(6, 0), 1, 3);
+    set_bus_numbers(e->qts, 1, 0, 2, 3);
+    set_bus_numbers(e->qts, 2, 0, 3, 3);
+    qi_on(e);
+
+    /* The endpoint answers */
+    submit(e, VTD_INV_DESC_DEVICE | ((uint64_t)sid << 32), IOVA);
+    w = submit_wait(e, 0);
+    g_assert(wait_done(e, w));
+
+    /*
+     * Native hot-unplug: the attention button, and the guest powers the
+     * slot off in answer.
+     */
+    qtest_qmp_device_del_send(e->qts, "sw0");
+    cfg_writew(e->qts, 0, QPCI_DEVFN(6, 0),
+               find_exp_cap(e->qts, 0, QPCI_DEVFN(6, 0)) + PCI_EXP_SLTCTL,
+               PCI_EXP_SLTCTL_PCC | PCI_EXP_SLTCTL_PWR_IND_OFF |
+               PCI_EXP_SLTCTL_ATTN_IND_OFF);
+    for (;;) {
+        QDict *rsp = qtest_qmp_eventwait_ref(e->qts, "DEVICE_DELETED");
+        QDict *ev = qdict_get_qdict(rsp, "data");
+        bool done = !g_strcmp0(qdict_get_try_str(ev, "device"), "sw0");
+
+        qobject_unref(rsp);
+        if (done) {
+            break;
+        }
+    }
+    /* The switch's memory goes once RCU has reclaimed its old maps */
+    g_usleep(500 * 1000);
+    submit(e, VTD_INV_DESC_DEVICE | ((uint64_t)sid << 32), IOVA);
+    w = submit_wait(e, 0);
+    g_assert(!wait_done(e, w));
+    step_ms(e, TIMEOUT_MS + 1);
+    g_assert_cmphex(fsts(e), ==, VTD_FSTS_ITE);
+    g_assert_cmphex(iqer(e) & VTD_IQER_ITESID_MASK, ==, VTD_IQER_ITESID(sid));
+    clear_fsts(e, VTD_FSTS_ITE);
+
+    /* Translation on (every address space switches), context-cache flush */
+    qtest_memset(e->qts, ROOT_TABLE, 0, 0x1000);
+    qtest_writeq(e->qts, IOMMU_BASE + DMAR_RTADDR_REG, ROOT_TABLE);
+    vtd_write_gcmd(e, VTD_GCMD_QIE | VTD_GCMD_SRTP, VTD_GSTS_RTPS);
+    vtd_write_gcmd(e, VTD_GCMD_QIE | VTD_GCMD_TE, VTD_GSTS_TES);
+    submit(e, VTD_INV_DESC_CC | VTD_INV_DESC_CC_GLOBAL, 0);
+    w = submit_wait(e, 0);
+    g_assert(wait_done(e, w));
+    g_assert_cmphex(fsts(e), ==, 0);
+
+    qtest_quit(e->qts);
+    g_free(e);
+}
+
 /* Bad iq-fetch-depth values are refused at realize, with the reason. */
 static void test_bad_depth(const void *data)
 {
@@ -704,8 +958,9 @@ static void run_case(const void *data)
     env_stop(e);
 }
 
-static void add_case(const char *name, void (*fn)(Env *e), const char *opts,
-                     bool trace)
+static void add_machine_case(const char *name, void (*fn)(Env *e),
+                             const char *machine, const char *opts,
+                             bool trace)
 {
     int sm;
 
@@ -714,9 +969,16 @@ static void add_case(const char *name, void (*fn)(Env *e), const char *opts,
         g_autofree char *path =
             g_strdup_printf("/vtd-iq/%s/%s", sm ? "scalable" : "legacy", name);
 
-        *c = (Case) { .fn = fn, .opts = opts, .sm = sm, .trace = trace };
+        *c = (Case) { .fn = fn, .opts = opts, .machine = machine, .sm = sm,
+                      .trace = trace };
         qtest_add_data_func_full(path, c, run_case, g_free);
     }
+}
+
+static void add_case(const char *name, void (*fn)(Env *e), const char *opts,
+                     bool trace)
+{
+    add_machine_case(name, fn, NULL, opts, trace);
 }
 
 int main(int argc, char **argv)
@@ -736,6 +998,10 @@ int main(int argc, char **argv)
     add_case("pasid-devtlb", test_pasid_devtlb, NULL, true);
     add_case("disable-reset", test_disable_reset, NULL, false);
     add_case("migrate", test_migrate, NULL, false);
+    add_case("ite/unanswered", test_unanswered_ite, NULL, false);
+    add_machine_case("compat-10.2", test_compat_10_2, "pc-q35-10.2", NULL,
+                     false);
     qtest_add_data_func("/vtd-iq/bad-depth", NULL, test_bad_depth);
+    qtest_add_data_func("/vtd-iq/switch-unplug", NULL, test_switch_unplug);
     return g_test_run();
 }
