@@ -5,8 +5,13 @@
 # work tree with scripts/worktree.sh (in DIR, or a temporary directory),
 # builds the first commit fully, then each later commit incrementally, and
 # prints TAP, a test per commit. For qemu, the hw/ overlay is present at
-# every commit (as it is in the build); for linux, the guest kernel config
-# is used (scripts/lib/kconfig.sh, kbuild_obj).
+# every commit (as it is in the build), QEMU is configured as
+# build-qemu.sh configures it (QEMU_CONFIGURE_ARGS, scripts/lib/sources.sh)
+# and a commit whose build prints a compiler warning fails, as under
+# QEMU's -Werror (which is off here, so that ccache shares the lab's
+# builds: a DIR named .../src is built in .../build, as build-qemu.sh
+# lays its trees out, and the default is a temporary .../src); for linux,
+# the guest kernel config is used (scripts/lib/kconfig.sh, kbuild_obj).
 set -uo pipefail
 . "$(dirname "$0")/lib/lib.sh"
 . "$ITE_TOP/scripts/lib/kconfig.sh"
@@ -14,19 +19,22 @@ set -uo pipefail
 
 component=${1:-}
 series_dir "$component" >/dev/null || die "usage: bisect-build.sh ${COMPONENTS// /|} [DIR]"
-dir=${2:-$(mktemp -d)/$component}
+default=$component
+[ "$component" = qemu ] && default=src
+dir=${2:-$(mktemp -d)/$default}
 "$ITE_TOP/scripts/worktree.sh" "$component" "$dir" || exit 1
+dir=$(cd "$dir" && pwd)
 mapfile -t commits < <(git -C "$dir" rev-list --reverse ite-lab-base..HEAD)
 [ ${#commits[@]} -gt 0 ] || die "the $component series is empty"
 
 bld=$dir.build
+[ "$component" = qemu ] && [ "$(basename "$dir")" = src ] && bld=$(dirname "$dir")/build
 mkdir -p "$bld"
 export PATH=/usr/lib/ccache:$PATH
 if [ "$component" = qemu ]; then
-	(cd "$bld" && "$dir/configure" --python="$ITE_PYTHON" \
-		--target-list=x86_64-softmmu --without-default-features \
-		--enable-tcg --enable-fdt=system --disable-download \
-		--disable-docs --disable-install-blobs >"$bld/configure.log" 2>&1) ||
+	export CCACHE_BASEDIR CCACHE_NOHASHDIR=1
+	CCACHE_BASEDIR=$(dirname "$dir")
+	(cd "$bld" && "$dir/configure" "${QEMU_CONFIGURE_ARGS[@]}" >"$bld/configure.log" 2>&1) ||
 		die "configure failed; see $bld/configure.log"
 	build() { ninja -C "$bld" -j "$ITE_JOBS" qemu-system-x86_64; }
 else
@@ -43,7 +51,13 @@ for c in "${commits[@]}"; do
 	git -C "$dir" checkout -q "$c"
 	subject=$(git -C "$dir" log -1 --format=%s "$c")
 	if build >"$bld/build-$c.log" 2>&1; then
-		echo "ok $n - builds: $subject"
+		if [ "$component" = qemu ] && grep -q 'warning:' "$bld/build-$c.log"; then
+			echo "not ok $n - builds with warnings: $subject (log: $bld/build-$c.log)"
+			grep -m 10 -A 3 'warning:' "$bld/build-$c.log" | sed 's/^/# /' >&2
+			failed=$((failed + 1))
+		else
+			echo "ok $n - builds: $subject"
+		fi
 	else
 		echo "not ok $n - does not build: $subject (log: $bld/build-$c.log)"
 		failed=$((failed + 1))

@@ -6,7 +6,12 @@
 #              and scenario files;
 #   lint       shellcheck on every shell script, checkpatch.pl on every
 #              QEMU and kernel patch and overlay file;
-#   qtests     the QEMU qtests (scripts/run-qtests.sh);
+#   qtests     the QEMU qtests of tests/qtests.list (scripts/run-qtests.sh):
+#              ite-lab's own and upstream's for the code the series changes;
+#   qtests-asan the same qtests on QEMU built with ASan, LSan and UBSan,
+#              built here (ninja qemu-asan): a sanitizer report fails the
+#              test. ITE_QTESTS_ASAN=0 leaves it out (docs/layout.md, "CI's
+#              budget");
 #   scenarios  the scenarios of the 'default' group, in both vIOMMU modes,
 #              on the four gating kernels: the 6.12 pair (patched,
 #              unpatched) and the mainline pair (mainline, mainline-base);
@@ -24,10 +29,10 @@
 #              runs one lane only (suite debug-mainline, debug-6.12), =0
 #              neither. Each lane's cold build is the largest single cost
 #              of a clean CI run (docs/layout.md, "CI's budget").
-# ITE_SANITIZERS=1 adds the suite 'sanitizers' (docs/robustness.md): QEMU
-# built with ASan/UBSan for the qtests and two scenarios, and each fuzz
-# target for ITE_FUZZ_SECONDS (60). Not by default: cold, its two QEMU
-# builds take about 50 minutes on 2 cores.
+# ITE_SANITIZERS=1 adds the suite 'sanitizers' (docs/robustness.md): the
+# qtests and two scenarios on qemu-asan, and each fuzz target of qemu-fuzz
+# for ITE_FUZZ_SECONDS (60). Not by default: qemu-fuzz is a second
+# sanitizer build (cold, about 20 minutes on 2 cores).
 # Prints meson's lines, a test each, the output of every failed test, and
 # meson's count. Exit 0 only if all passed.
 set -uo pipefail
@@ -59,15 +64,24 @@ for lane in "${lanes[@]}"; do
 	fi
 done
 [ "$built" = 0 ] || suites+=("$debug_suite")
-if [ "${ITE_SANITIZERS:-0}" = 1 ]; then
-	log "check: the sanitizer builds (ninja -C $ITE_BUILD qemu-asan qemu-fuzz)"
-	if ninja -C "$ITE_BUILD" qemu-asan qemu-fuzz; then
-		suites+=(sanitizers)
+# The sanitizer builds: qemu-asan for 'qtests-asan' (and 'sanitizers'),
+# qemu-fuzz for 'sanitizers' only.
+asan_suites=()
+[ "${ITE_QTESTS_ASAN:-1}" = 0 ] || asan_suites+=(qtests-asan)
+[ "${ITE_SANITIZERS:-0}" != 1 ] || asan_suites+=(sanitizers)
+for s in "${asan_suites[@]}"; do
+	targets=(qemu-asan)
+	[ "$s" = qtests-asan ] || targets+=(qemu-fuzz)
+	log "check: the sanitizer builds for '$s' (ninja -C $ITE_BUILD ${targets[*]})"
+	start=$(date +%s)
+	if ninja -C "$ITE_BUILD" "${targets[@]}"; then
+		log "check: ${targets[*]} built in $(($(date +%s) - start))s"
+		suites+=("$s")
 	else
-		log "error: the sanitizer builds failed (see above); the suite 'sanitizers' does not run"
+		log "error: the sanitizer builds failed (see above); the suite '$s' does not run"
 		status=1
 	fi
-fi
+done
 
 log "check: meson test, suites ${suites[*]}"
 args=()

@@ -22,9 +22,11 @@ bail() {
 	exit 1
 }
 
-# From inside the tree: checkpatch's rules depend on the path (tests/).
+# The overlay's own file (not the build tree's copy of it, which is as old
+# as the last build), by its path in QEMU's tree, relative to hw/:
+# checkpatch's rules depend on the path (tests/).
 qemu_checkpatch_file() {
-	(cd "$qemu_src" && perl scripts/checkpatch.pl --no-tree -f "$1")
+	(cd "$ITE_TOP/hw" && perl "$qemu_src/scripts/checkpatch.pl" --no-tree -f "$1")
 }
 
 mapfile -t qemu_patches < <(series_files "$ITE_TOP/qemu-patches")

@@ -5,9 +5,11 @@
 #   qemu               source package (sid) at exactly ITE_QEMU_VERSION
 #                      (scripts/lib/lib.sh), for dpkg-source -x
 #   linux-source-6.12  binary package that ships the kernel tarball
-#   seabios            bios-256k.bin
+#   seabios            bios-256k.bin (and for qtests, bios.bin, bios-microvm.bin
+#                      and two VGA BIOSes: scripts/build/build-firmware.sh)
 #   busybox-static     the guest's userland
-#   ipxe-qemu          efi-e1000e.rom, for qtests that run q35's default NIC
+#   ipxe-qemu          efi-e1000e.rom, efi-e1000.rom, for qtests that run
+#                      q35's or pc's default NIC
 #   linux              source package (sid) at exactly ITE_MAINLINE_VERSION
 #                      (scripts/lib/lib.sh): the mainline base
 #

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Usage: run-qtests.sh [QTEST...]
 # Builds and runs the QEMU qtests ite-lab cares about against ite-lab's
-# QEMU: its own (ats-testdev-test, vtd-iq-test, pcie-surprise-test) and the upstream
-# ones for the code it patches (intel-iommu-test), or the ones named.
+# QEMU: those of tests/qtests.list (its own, and upstream's for the code
+# the series changes), or ITE_QTESTS (a space-separated list), or the ones
+# named.
 # Prints TAP: every test case of every program, numbered across them
 # ("ok 3 - ats-testdev-test: /x86_64/ats-testdev/..."). A program that
 # crashed or timed out between its test cases, or whose output has a
@@ -13,14 +14,16 @@
 # ITE_QEMU_FLAVOUR=qemu-asan runs them against the sanitizer build
 # (scripts/build/build-qemu.sh --asan, ninja -C build qemu-asan), with the
 # settings of scripts/lib/sanitizers.sh; a sanitizer report fails the test.
-# That is meson's suite 'sanitizers'.
+# That is meson's suite 'qtests-asan' (also part of 'sanitizers').
 set -uo pipefail
 . "$(dirname "$0")/lib/lib.sh"
 
 if [ $# -gt 0 ]; then
 	qtests=("$@")
+elif [ -n "${ITE_QTESTS:-}" ]; then
+	read -r -a qtests <<<"$ITE_QTESTS"
 else
-	read -r -a qtests <<<"${ITE_QTESTS:-ats-testdev-test vtd-iq-test pcie-surprise-test intel-iommu-test}"
+	mapfile -t qtests < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$ITE_TOP/tests/qtests.list")
 fi
 flavour=${ITE_QEMU_FLAVOUR:-qemu}
 bld=$ITE_BUILD/$flavour/build

@@ -90,17 +90,10 @@ tree_apply_series "$src" "$ITE_TOP/qemu-patches" "$series" || {
 if [ ! -f "$bld/build.ninja" ]; then
 	log "qemu: configuring ($flavour)"
 	mkdir -p "$bld"
-	# Trimmed to what the lab needs: one target, no optional libraries,
-	# no docs. KVM stays built in (the harness uses it only when asked).
-	(cd "$bld" && "$src/configure" \
-		--python="$ITE_PYTHON" \
-		--target-list=x86_64-softmmu \
-		--without-default-features \
-		--enable-tcg --enable-kvm --enable-fdt=system --disable-download \
-		--enable-trace-backends=log \
-		--disable-docs --disable-install-blobs \
-		--disable-werror \
-		"${flavour_args[@]}" \
+	# Trimmed to what the lab needs (QEMU_CONFIGURE_ARGS, sources.sh): one
+	# target, no optional libraries, no docs. KVM stays built in (the
+	# harness uses it only when asked).
+	(cd "$bld" && "$src/configure" "${QEMU_CONFIGURE_ARGS[@]}" "${flavour_args[@]}" \
 		>"$top/configure.log" 2>&1) || {
 		tail -n 30 "$top/configure.log" >&2
 		rm -f "$bld/build.ninja"

@@ -24,6 +24,17 @@ extract_qemu() {
 	rm -rf "$tmp"
 }
 
+# QEMU's configuration, the same wherever the lab builds QEMU
+# (build-qemu.sh, bisect-build.sh, and the commands of docs/layout.md):
+# x86_64-softmmu only, no optional libraries, no docs, the log trace
+# backend, KVM built in. Trees configured alike, each as TOP/src built in
+# TOP/build with CCACHE_BASEDIR=TOP, share ccache's entries.
+# shellcheck disable=SC2034 # used by the scripts that source this file
+QEMU_CONFIGURE_ARGS=(--python="$ITE_PYTHON" --target-list=x86_64-softmmu
+	--without-default-features --enable-tcg --enable-kvm --enable-fdt=system
+	--disable-download --enable-trace-backends=log --disable-docs
+	--disable-install-blobs --disable-werror)
+
 # extract_linux DEST: the tarball shipped in Debian's linux-source package.
 extract_linux() {
 	local dest=$1 tmp
