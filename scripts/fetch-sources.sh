@@ -67,12 +67,11 @@ seabios_deb=$(fetch_list download seabios)
 busybox_deb=$(fetch_list download busybox-static)
 ipxe_deb=$(fetch_list download ipxe-qemu)
 
-qemu_version=$ITE_QEMU_VERSION
 deb_version() { dpkg-deb -f "$ITE_CACHE/downloads/$1" Version; }
 
 cat >"$ITE_CACHE/versions.env.new" <<EOT
 # Written by scripts/fetch-sources.sh; the exact inputs of this build.
-QEMU_DEB_VERSION=$qemu_version
+QEMU_DEB_VERSION=$ITE_QEMU_VERSION
 QEMU_DSC=$dsc
 LINUX_PKG=$ITE_LINUX_PKG
 LINUX_DEB=$linux_deb
@@ -93,4 +92,4 @@ LINUX_MAINLINE_DSC=$mainline_dsc
 LINUX_MAINLINE_VERSION=$ITE_MAINLINE_VERSION
 EOT
 mv "$ITE_CACHE/versions.env.new" "$ITE_CACHE/versions.env"
-log "sources: qemu $qemu_version, $ITE_LINUX_PKG $(deb_version "$linux_deb"), $ITE_MAINLINE_PKG $ITE_MAINLINE_VERSION ($ITE_MAINLINE_SUITE)"
+log "sources: qemu $ITE_QEMU_VERSION, $ITE_LINUX_PKG $(deb_version "$linux_deb"), $ITE_MAINLINE_PKG $ITE_MAINLINE_VERSION ($ITE_MAINLINE_SUITE)"
