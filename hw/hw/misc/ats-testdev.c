@@ -2,8 +2,9 @@
  * ATS test endpoint: a PCIe device with a real Address Translation Cache.
  *
  * Translations come from the vIOMMU by ATS Translation Requests and are
- * cached in a bounded ATC; ATS Invalidate Requests from the vIOMMU
- * (pci_ats_invalidate()) evict them and are then answered with an
+ * cached in a bounded ATC; ATS Invalidate Requests from the vIOMMU (a
+ * device-IOTLB notifier that answers: IOMMU_NOTIFIER_DEVIOTLB_COMPLETION)
+ * evict them and are then answered with an
  * Invalidate Completion, late, wrongly or never when the knobs say so. A small
  * DMA engine moves data through the ATC so that a guest driver generates
  * real map/unmap and invalidation traffic. See docs/specs/ats-testdev.rst.
@@ -91,6 +92,11 @@ struct ATSTestDevState {
     bool verify_atc;
     bool hung_dma;
     uint32_t hung_dma_interval_ms;
+
+    /* Invalidate Requests, for the ATC's translations (no PASID) */
+    IOMMUNotifier inval_notifier;
+    bool inval_notifier_registered;
+    bool inval_unheard;             /* the vIOMMU refused the notifier */
 
     /* Invalidate Completions owed, oldest first: answered in order */
     QTAILQ_HEAD(, ATSTestDevInval) delayed;
@@ -271,11 +277,19 @@ static uint32_t atd_translate(ATSTestDevState *s, hwaddr iova, bool is_write,
         }
         trace_ats_testdev_translation_done(iova, t.translated_addr,
                                            t.addr_mask, t.perm);
-        e = atd_atc_insert(s, &t);
+        if (s->inval_unheard) {
+            /* Never told of invalidations, it must not cache: use it once */
+            *addr = (t.translated_addr & ~t.addr_mask) + (iova & t.addr_mask);
+            e = NULL;
+        } else {
+            e = atd_atc_insert(s, &t);
+        }
     }
-    e->last_use = ++s->atc_clock;
+    if (e) {
+        e->last_use = ++s->atc_clock;
+        *addr = e->translated + (iova & e->addr_mask);
+    }
     *as = &address_space_memory;
-    *addr = e->translated + (iova & e->addr_mask);
     trace_ats_testdev_atc_use(iova, *addr);
 
     /*
@@ -494,13 +508,15 @@ static void atd_inval_timer(void *opaque)
 
 /*
  * An Invalidate Request: stop using the translations it covers at once,
- * then answer it, now, after inval-delay-ms, or never (drop-inval).
+ * then answer it, now, after inval-delay-ms, or never (drop-inval). The
+ * notifier watches the address space without PASID, the only one whose
+ * translations the ATC holds (its Translation Requests carry no PASID).
  */
-static void atd_ats_invalidate(PCIDevice *pdev, const PCIATSInvalidation *inv)
+static void atd_inval_notify(IOMMUNotifier *n, IOMMUTLBEntry *inv)
 {
-    ATSTestDevState *s = ATS_TESTDEV(pdev);
+    ATSTestDevState *s = container_of(n, ATSTestDevState, inval_notifier);
     hwaddr addr_mask = inv->addr_mask;
-    hwaddr start = inv->addr & ~addr_mask;
+    hwaddr start = inv->iova & ~addr_mask;
     hwaddr end = start + addr_mask;
     uint8_t itag = inv->itag;
     unsigned i, evicted = 0;
@@ -513,13 +529,7 @@ static void atd_ats_invalidate(PCIDevice *pdev, const PCIATSInvalidation *inv)
         return;
     }
 
-    /*
-     * The ATC holds translations without a PASID only (its Translation
-     * Requests carry none): a request with a PASID prefix, global or
-     * not, is about translations of PASIDs, and evicts none of them. It
-     * is answered like any other.
-     */
-    for (i = 0; i < s->atc_size && inv->pasid == PCI_NO_PASID; i++) {
+    for (i = 0; i < s->atc_size; i++) {
         ATSTestDevATCEntry *e = &s->atc[i];
 
         if (e->valid && e->iova <= end && start <= e->iova + e->addr_mask) {
@@ -733,6 +743,41 @@ static void atd_reset(DeviceState *dev)
     pci_set_word(pdev->config + pdev->exp.ats_cap + PCI_ATS_CTRL, 0);
 }
 
+/*
+ * Ask the vIOMMU for its Invalidate Requests. Without a vIOMMU that
+ * answers Translation Requests there is nothing to ask: translations then
+ * come from the device's IOMMU address space (atd_translation_request()).
+ * A vIOMMU that cannot send them (intel-iommu with device-iotlb=off, which
+ * also refuses Translation Requests) leaves the ATC unused.
+ */
+static void atd_inval_notifier_register(ATSTestDevState *s)
+{
+    PCIDevice *pdev = PCI_DEVICE(s);
+    IOMMUNotifier *n = &s->inval_notifier;
+    Error *err = NULL;
+
+    if (pci_iommu_init_iotlb_notifier(pdev, n, atd_inval_notify, s)) {
+        return;
+    }
+    n->notifier_flags |= IOMMU_NOTIFIER_DEVIOTLB_COMPLETION;
+    if (pci_iommu_register_iotlb_notifier(pdev, PCI_NO_PASID, n, &err)) {
+        trace_ats_testdev_inval_unheard(error_get_pretty(err));
+        error_free(err);
+        s->inval_unheard = true;
+        return;
+    }
+    s->inval_notifier_registered = true;
+}
+
+static void atd_inval_notifier_unregister(ATSTestDevState *s)
+{
+    if (s->inval_notifier_registered) {
+        pci_iommu_unregister_iotlb_notifier(PCI_DEVICE(s), PCI_NO_PASID,
+                                            &s->inval_notifier);
+        s->inval_notifier_registered = false;
+    }
+}
+
 static void atd_realize(PCIDevice *pdev, Error **errp)
 {
     ATSTestDevState *s = ATS_TESTDEV(pdev);
@@ -751,6 +796,7 @@ static void atd_realize(PCIDevice *pdev, Error **errp)
         msi_uninit(pdev);
         return;
     }
+    atd_inval_notifier_register(s);
     pcie_cap_flr_init(pdev);
     pcie_ats_init(pdev, ATS_TESTDEV_ATS_OFFSET, true);
 
@@ -768,6 +814,7 @@ static void atd_exit(PCIDevice *pdev)
 {
     ATSTestDevState *s = ATS_TESTDEV(pdev);
 
+    atd_inval_notifier_unregister(s);
     atd_drop_delayed(s);
     timer_free(s->inval_timer);
     timer_free(s->hung_timer);
@@ -1076,7 +1123,6 @@ static void atd_class_init(ObjectClass *klass, const void *data)
     k->realize = atd_realize;
     k->exit = atd_exit;
     k->config_write = atd_write_config;
-    k->ats_invalidate = atd_ats_invalidate;
     k->vendor_id = PCI_VENDOR_ID_REDHAT;
     k->device_id = PCI_DEVICE_ID_REDHAT_ATS_TESTDEV;
     k->revision = ATS_TESTDEV_REVISION;

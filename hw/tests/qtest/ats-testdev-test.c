@@ -405,6 +405,26 @@ static void test_bad_input(void)
     env_stop(e);
 }
 
+/*
+ * An intel-iommu without device-iotlb refuses the device's invalidation
+ * notifier (and its Translation Requests): the device is realized anyway,
+ * on the command line and hot-plugged, and leaves its ATC unused; QEMU
+ * goes on.
+ */
+static void test_no_device_iotlb(void)
+{
+    QTestState *qts = qtest_init("-M q35 -device intel-iommu "
+                                 "-device ats-testdev,id=dut,addr=0x4 "
+                                 "-device pcie-root-port,id=rp0,bus=pcie.0,"
+                                 "chassis=1");
+
+    qtest_qmp_assert_success(qts, "{'execute': 'device_add', 'arguments': {"
+                             "'driver': 'ats-testdev', 'bus': 'rp0', "
+                             "'id': 'hot'}}");
+    qtest_qmp_assert_success(qts, "{'execute': 'query-status'}");
+    qtest_quit(qts);
+}
+
 static void test_untranslated(void)
 {
     Env *e = env_start(true);
@@ -1168,6 +1188,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     qtest_add_func("/ats-testdev/config-space", test_config_space);
     qtest_add_func("/ats-testdev/bad-input", test_bad_input);
+    qtest_add_func("/ats-testdev/vtd/no-device-iotlb", test_no_device_iotlb);
     qtest_add_func("/ats-testdev/vtd/untranslated", test_untranslated);
     qtest_add_func("/ats-testdev/vtd/atc-fill-hit", test_atc_fill_hit);
     qtest_add_func("/ats-testdev/vtd/translation-ur", test_translation_ur);

@@ -579,9 +579,11 @@ static void test_itag_unique(Env *e)
 }
 
 /*
- * A PASID-based device-TLB invalidation carries its PASID and Global bit
- * to the device (256-bit descriptor); in a 128-bit queue its type is
- * invalid (IQEI 3).
+ * A PASID-based device-TLB invalidation (256-bit descriptor) carries its
+ * PASID and Global bit; in a 128-bit queue its type is invalid (IQEI 3).
+ * It reaches the notifiers of the device's PASID address spaces: this
+ * device watches none (its ATC holds translations without PASID), so it
+ * receives nothing and the request completes at once.
  */
 static void test_pasid_devtlb(Env *e)
 {
@@ -599,8 +601,7 @@ static void test_pasid_devtlb(Env *e)
     }
     w = submit_wait(e, 0);
     g_assert(wait_done(e, w));
-    g_assert_cmpuint(received(e, 0), ==, 1);
-    /* a PASID request evicts nothing from this device's ATC */
+    g_assert_cmpuint(received(e, 0), ==, 0);
     g_assert_cmpuint(dev_stat(e, 0, ATD_STAT_ATC_EVICTIONS), ==, 0);
     log = trace_text(e);
     g_assert(strstr(log, "sid=0x0020 itag=0 pasid=0x5 global=1"));
