@@ -6,7 +6,10 @@
 # qemu-patches/stock-series).
 # The guest reads a virtio-rng through the IOMMU in strict mode: one map,
 # one unmap and so one device-TLB invalidation per 64-byte read
-# (bench/scenarios/devtlb-rate.scenario). Each QEMU runs ROUNDS times
+# (bench/scenarios/devtlb-rate.scenario). The rate is the guest's clock
+# around the reads, the same on both QEMUs, and neither writes a trace:
+# the scenario leaves out the harness's timeline events (timeline = off),
+# which only ite-lab's QEMU has. Each QEMU runs ROUNDS times
 # (default 5), alternating; the medians are compared (TCG timing is noisy:
 # rounds of one QEMU spread by 15% and more on these machines).
 #
