@@ -6,15 +6,23 @@
 # qemu-patches/stock-series).
 # The guest reads a virtio-rng through the IOMMU in strict mode: one map,
 # one unmap and so one device-TLB invalidation per 64-byte read
-# (bench/scenarios/devtlb-rate.scenario). Each QEMU runs ROUNDS times
+# (bench/scenarios/devtlb-rate.scenario). The rate is the guest's clock
+# around the reads, the same on both QEMUs, and neither writes a trace:
+# the scenario leaves out the harness's timeline events (timeline = off),
+# which only ite-lab's QEMU has. Each QEMU runs ROUNDS times
 # (default 5), alternating; the medians are compared (TCG timing is noisy:
-# rounds of one QEMU spread by 15% and more on these machines).
+# rounds of one QEMU spread by 15% and more on these machines, and by far
+# more when the host's load average exceeds its CPUs, which the last line
+# says: a ratio measured so cannot tell 5% apart; run it on a quiet host).
 #
 #   bench/devtlb-inval-rate.sh [ROUNDS]
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib/lib.sh"
 
 rounds=${1:-5}
+# The rate is wall-clock: on a host busier than its CPUs it says more about
+# the load than about QEMU, so the figures come with the load they met.
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 "$ITE_TOP/scripts/build/build-qemu.sh" --stock
 stock=$ITE_BUILD/qemu-stock/build/qemu-system-x86_64
 ite=$ITE_BUILD/qemu/build/qemu-system-x86_64
@@ -51,6 +59,8 @@ median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int(
 # the bench once the figures of the others are out.
 printf 'devtlb-inval-rate: %d rounds of %d failed%s\n' "${#failed[@]}" $((2 * rounds)) \
 	"${failed[*]:+ (${failed[*]})}"
+printf 'devtlb-inval-rate: host load average %s before, %s after, %s CPUs\n' \
+	"$load_before" "$(cut -d' ' -f1-3 /proc/loadavg)" "$(nproc)"
 if [ ${#stock_rates[@]} -eq 0 ] || [ ${#ite_rates[@]} -eq 0 ]; then
 	die "no round completed on one of the QEMUs"
 fi

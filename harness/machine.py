@@ -28,7 +28,8 @@ BASE_CMDLINE = "console=ttyS0,115200 loglevel=7 panic=-1 printk.time=1 no_timer_
 QEMU_STDERR = "qemu.stderr"     # QEMU's stdout and stderr, in each cell's directory
 AGENT_LOG = "agent.log"         # the agent transcript, likewise
 
-# Recorded in every cell, for the timeline in the report.
+# Recorded in every cell, for the timeline in the report, unless its
+# scenario says `timeline = off`.
 TIMELINE_EVENTS = tuple(event for _, event in timeline.LANES)
 
 # Per vIOMMU mode: the intel-iommu properties added and the guest driver's
@@ -124,9 +125,10 @@ def qemu_command(paths, scenario, workdir, accel="tcg", mode="legacy", restore=F
     ]
     # Trace events go to the same log (QEMU's "log" trace backend), each
     # with its wall-clock time: the invalidation timeline of every cell
-    # (harness/timeline.py), plus the scenario's own.
+    # (harness/timeline.py) unless the scenario leaves it out, plus the
+    # scenario's own.
     cmd += ["-msg", "timestamp=on"]
-    for pattern in TIMELINE_EVENTS + tuple(scenario.trace):
+    for pattern in (TIMELINE_EVENTS if scenario.timeline else ()) + tuple(scenario.trace):
         cmd += ["-trace", pattern]
     if restore:
         cmd += ["-incoming", "defer"]

@@ -54,13 +54,17 @@ SCENARIO_SUFFIX = ".scenario"
 # each means.
 SCENARIO_KEYS = ("description", "groups", "timeout", "smp", "memory", "iommu",
                  "topology", "devices", "cmdline", "steps", "require", "forbid",
-                 "trace", "trace-order", "trace-forbid", "modes", "cycle", "cycles", "after")
+                 "trace", "trace-order", "trace-forbid", "timeline", "modes", "cycle", "cycles",
+                 "after")
 # The machine's PCIe topology when a scenario has no `topology` key: one
 # hot-plug root port, rp1, at 00:02.0 with slot 1, whose secondary bus is 01,
 # so the card in it (`devices = -device ats-testdev,id=dut,bus=rp1`, or one
 # that device_add puts there) is 0000:01:00.0. A scenario's own `topology`
 # replaces it (`topology =`, empty, leaves the machine without one).
 DEFAULT_TOPOLOGY = "-device pcie-root-port,id=rp1,bus=pcie.0,addr=0x2,chassis=1,slot=1"
+# The values of the `timeline` key: whether the cell records the timeline's
+# trace events (harness/timeline.py, machine.TIMELINE_EVENTS).
+TIMELINE = {"on": True, "off": False}
 KERNEL_KEYS = ("expect", "signature", "repeat", "require", "shows")
 # The agent command that loads the guest driver (guest-image/driver), which
 # only a kernel the lab built the driver against has: a scenario with this
@@ -116,6 +120,7 @@ class Scenario:
     trace: list = field(default_factory=list)        # QEMU trace event patterns
     trace_order: list = field(default_factory=list)  # regexes, in order
     trace_forbid: list = field(default_factory=list)  # regexes no trace line may match
+    timeline: bool = True   # the timeline's trace events recorded (TIMELINE)
     expect: dict = field(default_factory=dict)
 
     @property
@@ -296,6 +301,10 @@ def load(path, overrides=()):
     for key, value in (("trace-order", trace_order), ("trace-forbid", trace_forbid)):
         if value and not trace:
             raise ScenarioError("%s: %s needs trace: the events to record" % (path, key))
+    timeline = s.get("timeline", "on").strip()
+    if timeline not in TIMELINE:
+        raise ScenarioError("%s: timeline must be %s, got %r"
+                            % (path, " or ".join(TIMELINE), timeline))
     topology = (_qemu_words(s.get("topology", DEFAULT_TOPOLOGY), "topology", path)
                 + _qemu_words(s.get("devices", ""), "devices", path))
 
@@ -347,7 +356,7 @@ def load(path, overrides=()):
         require=_regexes(s, "require", path),
         forbid=_regexes(s, "forbid", path),
         modes=modes, trace=trace, trace_order=trace_order, trace_forbid=trace_forbid,
-        expect=expect,
+        timeline=TIMELINE[timeline], expect=expect,
     )
 
 

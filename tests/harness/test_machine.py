@@ -3,6 +3,7 @@ unix socket's path past sun_path's 108 bytes: QEMU accepts one Python
 cannot connect to), and a QEMU that cannot start (its cell is an error
 that says why, with every file closed, and nothing raised from stop())."""
 import asyncio
+import dataclasses
 import os
 import shutil
 import stat
@@ -125,6 +126,12 @@ class QemuCommand(unittest.TestCase):
         self.assertEqual([(a, b) for a, b in zip(tcg, kvm) if a != b],
                          [("q35", "q35,kernel-irqchip=split"), ("tcg,thread=single", "kvm")])
         self.assertEqual(len(tcg), len(kvm))
+
+    def test_timeline_off_keeps_the_scenarios_trace(self):
+        s = dataclasses.replace(self.scenario, timeline=False)
+        cmd = qemu_command(GOLDEN_PATHS, s, "/r/cell", "tcg", "legacy")
+        whole = self.command("legacy")
+        self.assertEqual(cmd, whole[:whole.index("-trace")] + ["-trace", "ats_testdev_*"])
 
     def test_tsc_cmdline(self):
         self.assertEqual(tsc_cmdline(0, 250), "")

@@ -108,6 +108,14 @@ class StartFailure(unittest.TestCase):
                           "Property 'intel-iommu.bogus' not found$")
         self.assertFalse(os.path.exists(os.path.join(r.workdir, diagnosis.DIAGNOSIS_FILE)))
 
+    def test_timeline_off_has_no_timeline_figures(self):
+        # A cell's timeline figures come from its trace; a scenario that
+        # records none gets none, not "0 ITEs".
+        self.assertIn("ite", self.run_cell("/nonexistent").timings)
+        r = self.run_cell("/nonexistent", self.scenario(SCENARIO + "timeline = off\n"))
+        self.assert_error(r, "harness: cannot start QEMU")
+        self.assertNotIn("ite", r.timings)
+
     def test_harness_bug_ends_only_its_cell(self):
         with mock.patch.object(runner.timeline, "write_pictures",
                                side_effect=RuntimeError("boom")), \

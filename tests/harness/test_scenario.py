@@ -152,6 +152,15 @@ class Malformed(unittest.TestCase):
         self.assertRejected(MINIMAL + "trace-forbid = a\n", "trace-forbid needs trace")
         self.assertRejected(MINIMAL + "trace = a\ntrace-forbid = (\n", "bad regex")
 
+    def test_timeline(self):
+        self.assertTrue(self.load(MINIMAL).timeline)
+        self.assertTrue(self.load(MINIMAL + "timeline = on\n").timeline)
+        self.assertFalse(self.load(MINIMAL + "timeline = off\n").timeline)
+        for bad in ("no", "false", "OFF", ""):
+            with self.subTest(bad):
+                self.assertRejected(MINIMAL + "timeline = %s\n" % bad,
+                                    "timeline must be on or off, got %r" % bad)
+
     def test_bad_timeout(self):
         self.assertRejected(MINIMAL + "timeout = soon\n", "invalid literal")
 
@@ -219,6 +228,9 @@ class Overrides(unittest.TestCase):
                       sets=["timeout=900", "iommu=intremap=on,devtlb-timeout-ms=50"])
         self.assertEqual(s.timeout, 900)
         self.assertEqual(s.iommu, "intremap=on,devtlb-timeout-ms=50")
+
+    def test_timeline_off(self):
+        self.assertFalse(self.load(MINIMAL, sets=["timeline=off"]).timeline)
 
     def test_kernel_section_made_when_missing(self):
         s = self.load(MINIMAL, sets=["patched.expect=fail", "patched.signature=x"])
