@@ -33,7 +33,7 @@ if [ "$flavour" = qemu-asan ]; then
 	# Allocation stacks that hold their callers: the fast unwinder loses
 	# them past GLib's g_malloc (QEMU and GLib have no frame pointers),
 	# and the leak suppressions match on them. Ten frames reach the
-	# suppressed functions and keep the slow unwinder's cost to about
+	# suppressed functions and keep the slow unwinder's cost to 2.5 to
 	# 3.5 times the fast one's (30, its default: 7 times); the scenarios
 	# and fuzzers keep the fast one (docs/robustness.md).
 	case $ASAN_OPTIONS in
