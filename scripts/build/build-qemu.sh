@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build ite-lab's QEMU: Debian's qemu source (dpkg-source -x, so Debian's
 # own patches apply), hw/ overlaid on the tree, qemu-patches/series applied,
-# x86_64-softmmu only. Also gathers the firmware the guest boots with.
+# for QEMU_TARGETS (sources.sh). Also gathers the firmware the guest boots with.
 #
 #   scripts/build/build-qemu.sh [--stock | --asan | --fuzz]
 #
@@ -14,9 +14,10 @@
 # with the same sanitizers and no TCG, in $ITE_BUILD/qemu-fuzz.
 # See docs/robustness.md for both.
 #
-# Output: $ITE_BUILD/qemu/build/qemu-system-x86_64 and $ITE_BUILD/firmware/
-# (--stock, --asan: $ITE_BUILD/qemu-FLAVOUR/build/qemu-system-x86_64; --fuzz:
-# $ITE_BUILD/qemu-fuzz/build/qemu-fuzz-x86_64).
+# Output: $ITE_BUILD/qemu/build/qemu-system-{x86_64,aarch64} and
+# $ITE_BUILD/firmware/ (--asan: $ITE_BUILD/qemu-asan/build/, the same
+# binaries; --stock: qemu-stock/build/qemu-system-x86_64 only, for bench/;
+# --fuzz: $ITE_BUILD/qemu-fuzz/build/qemu-fuzz-x86_64).
 set -euo pipefail
 . "$(dirname "$0")/../lib/lib.sh"
 . "$ITE_TOP/scripts/lib/tree.sh"
@@ -32,17 +33,21 @@ case "${1:-}" in
 esac
 
 # What the sanitizer flavours add to the configuration, and what they build.
-target=qemu-system-x86_64
+targets=()
+for t in "${QEMU_TARGETS[@]}"; do targets+=("qemu-system-$t"); done
 flavour_args=()
 case $flavour in
 qemu-asan)
 	need clang clang
 	flavour_args=(--cc=clang --cxx=clang++ --enable-asan --enable-ubsan)
 	;;
+qemu-stock)
+	targets=(qemu-system-x86_64)
+	;;
 qemu-fuzz)
 	need clang clang
 	flavour_args=(--cc=clang --cxx=clang++ --enable-fuzzing --enable-asan --enable-ubsan --disable-tcg)
-	target=qemu-fuzz-x86_64
+	targets=(qemu-fuzz-x86_64)
 	;;
 esac
 
@@ -87,8 +92,12 @@ tree_apply_series "$src" "$ITE_TOP/qemu-patches" "$series" || {
 }
 [ "$flavour" = qemu-stock ] || tree_overlay "$src" "$ITE_TOP/hw"
 
-if [ ! -f "$bld/build.ninja" ]; then
+# Configured again when the configuration changed (a target added): QEMU's
+# build reruns configure only for its own inputs, not for new arguments.
+args=$(printf '%s\n' "${QEMU_CONFIGURE_ARGS[@]}" "${flavour_args[@]}")
+if [ ! -f "$bld/build.ninja" ] || [ "$(cat "$bld/.ite-configure-args" 2>/dev/null)" != "$args" ]; then
 	log "qemu: configuring ($flavour)"
+	rm -f "$bld/.ite-configure-args"
 	mkdir -p "$bld"
 	# Trimmed to what the lab needs (QEMU_CONFIGURE_ARGS, sources.sh): one
 	# target, no optional libraries, no docs. KVM stays built in (the
@@ -99,10 +108,11 @@ if [ ! -f "$bld/build.ninja" ]; then
 		rm -f "$bld/build.ninja"
 		die "qemu configure failed; full log: $top/configure.log"
 	}
+	printf '%s\n' "$args" >"$bld/.ite-configure-args"
 fi
 
 log "qemu: building ($flavour, -j$ITE_JOBS)"
-ninja -C "$bld" -j "$ITE_JOBS" "$target" >"$top/build.log" 2>&1 || {
+ninja -C "$bld" -j "$ITE_JOBS" "${targets[@]}" >"$top/build.log" 2>&1 || {
 	grep -E 'error|FAILED' "$top/build.log" | head -n 30 >&2
 	die "qemu build failed; full log: $top/build.log"
 }
@@ -121,4 +131,4 @@ elif [ "$flavour" != qemu-stock ]; then
 		ln -sf "$f" "$bundle/"
 	done
 fi
-log "qemu: $bld/$target"
+log "qemu: ${targets[*]} in $bld"

@@ -26,11 +26,15 @@ extract_qemu() {
 
 # QEMU's configuration, the same wherever the lab builds QEMU
 # (build-qemu.sh, bisect-build.sh, and the commands of docs/layout.md):
-# x86_64-softmmu only, no optional libraries, no docs, the log trace
-# backend, KVM built in. Trees configured alike, each as TOP/src built in
+# the targets of QEMU_TARGETS (x86_64 for intel-iommu, aarch64 for SMMUv3
+# on virt), no optional libraries, no docs, the log trace backend, KVM
+# built in. Trees configured alike, each as TOP/src built in
 # TOP/build with CCACHE_BASEDIR=TOP, share ccache's entries.
 # shellcheck disable=SC2034 # used by the scripts that source this file
-QEMU_CONFIGURE_ARGS=(--python="$ITE_PYTHON" --target-list=x86_64-softmmu
+QEMU_TARGETS=(x86_64 aarch64)
+# shellcheck disable=SC2034
+QEMU_CONFIGURE_ARGS=(--python="$ITE_PYTHON"
+	--target-list="$(printf '%s-softmmu,' "${QEMU_TARGETS[@]}" | sed 's/,$//')"
 	--without-default-features --enable-tcg --enable-kvm --enable-fdt=system
 	--disable-download --enable-trace-backends=log --disable-docs
 	--disable-install-blobs --disable-werror)
