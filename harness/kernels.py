@@ -203,6 +203,9 @@ def _tree(path, work, common):
     bz = os.path.join(path, BZIMAGE)
     config = os.path.join(path, ".config")
     if not os.path.isfile(bz):
+        if os.path.isfile(os.path.join(path, modes.ARM64.image)):
+            raise KernelError("--kernel=%s: an arm64 tree: only the lab's own arm64 kernel "
+                              "(mainline-arm64) runs, not one given by path" % path)
         if not os.path.isfile(os.path.join(path, "Makefile")):
             raise KernelError("--kernel=%s: not a kernel tree, an O= build directory "
                               "nor a bzImage" % path)
