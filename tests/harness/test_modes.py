@@ -35,12 +35,15 @@ class Definitions(unittest.TestCase):
         d = tempfile.mkdtemp()
         self.addCleanup(shutil.rmtree, d)
         with open(os.path.join(d, "qemu-debug.log"), "w") as f:
-            f.write("1@1700000000.100000:smmuv3_atc_inv_submit sid=0x100 ssid=0x0\n"
-                    "1@1700000000.200000:smmuv3_atc_inv_sync_timeout sid=0x100\n"
-                    "1@1700000000.210000:smmuv3_cmdq_err_ack \n")
+            # hw/arm/trace-events' formats
+            f.write("1@1700000000.100000:smmuv3_atc_inv_submit sid=0x0100 itag=1 ssv=0 "
+                    "ssid=0x0 global=0 addr=0x0 mask=0xfff\n"
+                    "1@1700000000.200000:smmuv3_atc_inv_sync_timeout sid=0x0100 itag=1 "
+                    "pending=1 cons=0x5\n"
+                    "1@1700000000.210000:smmuv3_cmdq_err_ack err=3 cons=0x5\n")
         evs = timeline.events(d)
         self.assertEqual([(e.lane, e.device) for e in evs],
-                         [("submitted", "0x100"), ("timed out", "0x100"), ("ITE cleared", "")])
+                         [("submitted", "0x0100"), ("timed out", "0x0100"), ("ITE cleared", "")])
         self.assertEqual(timeline.figures(evs)["ite_recoveries_ms"], [110.0])
 
     def test_machine_of(self):
