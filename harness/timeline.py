@@ -12,6 +12,7 @@ Sources, all stamped with the host's wall clock:
   and QEMU's events (DEVICE_DELETED).
 """
 import bisect
+import datetime
 import itertools
 import os
 import re
@@ -28,7 +29,13 @@ QMP_LANES = ("host action", "device removed")
 HOST_ACTIONS = ("device_del", "device_add", "x-pcie-surprise-remove", "x-pcie-link-set",
                 "qom-set")
 
-_TRACE = re.compile(r"^\d+@(\d+\.\d+):(\w+) ?(.*)$")
+# A trace line of the log backend with `-msg timestamp=on`: QEMU 10.1 and
+# later stamp it as every other log line, with the UTC time
+# ("2026-12-01T21:49:38.790871Z vtd_devtlb_inv_submit sid=..."); before
+# that, with the thread and the seconds since the epoch
+# ("1234@1764625778.790871:vtd_devtlb_inv_submit sid=...").
+_TRACE = re.compile(r"^(?:\d+@(\d+\.\d+):|(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)Z )"
+                    r"(\w+) ?(.*)$")
 _SID = re.compile(r"\bsid=(\S+)")
 
 
@@ -40,17 +47,25 @@ class Event:
     device: str = ""    # the device: a host action's or removal's id, a trace event's sid
 
 
+def _trace_time(m):
+    """A _TRACE match's time, in seconds since the epoch."""
+    if m.group(1):
+        return float(m.group(1))
+    return datetime.datetime.strptime(m.group(2), "%Y-%m-%dT%H:%M:%S.%f").replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+
+
 def _trace_events(workdir):
     by_event = BY_EVENT
     out = []
     try:
         with open(os.path.join(workdir, qemu_trace.TRACE_LOG), errors="replace") as f:
             for ln in f:
-                m = _TRACE.match(ln)
-                if m and m.group(2) in by_event:
-                    sid = _SID.search(m.group(3))
-                    out.append(Event(float(m.group(1)), by_event[m.group(2)],
-                                     "%s %s" % (m.group(2), m.group(3)),
+                m = _TRACE.match(ln.rstrip("\n"))
+                if m and m.group(3) in by_event:
+                    sid = _SID.search(m.group(4))
+                    out.append(Event(_trace_time(m), by_event[m.group(3)],
+                                     "%s %s" % (m.group(3), m.group(4)),
                                      sid.group(1) if sid else ""))
     except OSError:
         pass
