@@ -7,7 +7,8 @@
 #   linux-source-6.12  binary package that ships the kernel tarball
 #   seabios            bios-256k.bin (and for qtests, bios.bin, bios-microvm.bin
 #                      and two VGA BIOSes: scripts/build/build-firmware.sh)
-#   busybox-static     the guest's userland
+#   busybox-static     the guest's userland, amd64 and arm64 (the arm64
+#                      guest's: downloaded only, scripts/lib/apt-private.sh)
 #   ipxe-qemu          efi-e1000e.rom, efi-e1000.rom, for qtests that run
 #                      q35's or pc's default NIC
 #   linux              source package (sid) at exactly ITE_MAINLINE_VERSION
@@ -65,6 +66,7 @@ dsc=$(fetch_pinned_dsc qemu "$ITE_QEMU_VERSION")
 linux_deb=$(fetch_list download "$ITE_LINUX_PKG")
 seabios_deb=$(fetch_list download seabios)
 busybox_deb=$(fetch_list download busybox-static)
+busybox_arm64_deb=$(fetch_list download busybox-static:arm64)
 ipxe_deb=$(fetch_list download ipxe-qemu)
 
 deb_version() { dpkg-deb -f "$ITE_CACHE/downloads/$1" Version; }
@@ -80,6 +82,8 @@ SEABIOS_DEB=$seabios_deb
 SEABIOS_DEB_VERSION=$(deb_version "$seabios_deb")
 BUSYBOX_DEB=$busybox_deb
 BUSYBOX_DEB_VERSION=$(deb_version "$busybox_deb")
+BUSYBOX_ARM64_DEB=$busybox_arm64_deb
+BUSYBOX_ARM64_DEB_VERSION=$(deb_version "$busybox_arm64_deb")
 IPXE_DEB=$ipxe_deb
 IPXE_DEB_VERSION=$(deb_version "$ipxe_deb")
 EOT

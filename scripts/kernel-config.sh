@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # kernel-config.sh [--debug] SRC [OBJ]: write ite-lab's guest kernel config
 # into any kernel tree, as "vng --kconfig" does for virtme-ng: make
-# tinyconfig, merge guest-image/kernel.config (and with --debug
+# tinyconfig, merge guest-image/kernel.config and kernel-x86.config (and with --debug
 # guest-image/debug.config: lockdep, atomic-sleep checks, KFENCE), make
 # olddefconfig, then check that every line of the fragments made it
 # (scripts/build/validate-kconfig.sh names those an unmet dependency

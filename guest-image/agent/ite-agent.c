@@ -3,8 +3,10 @@
  * ite-agent: the guest side of ite-lab's harness.
  *
  * Runs as a child of /init in the guest and serves one command channel, the
- * second serial port (/dev/ttyS1), that the host harness drives; the kernel
- * console stays on ttyS0 so the guest log is never interleaved with replies.
+ * second serial port (/dev/ttyS1; /dev/ttyAMA1 on arm64, which /init passes
+ * as argv[1]), that the host harness drives; the kernel console stays on
+ * the first (ttyS0, ttyAMA0) so the guest log is never interleaved with
+ * replies.
  *
  * Protocol, one line each way:
  *   host:  <seq> <command> [args...]

@@ -6,14 +6,17 @@
 #
 #   build-guest-initramfs.sh FLAVOUR BASE OUTPUT
 #       a kernel the lab builds (build-kernel.sh FLAVOUR): the guest driver
-#       is built against build/linux/FLAVOUR/src
+#       is built against build/linux/FLAVOUR/src (for FLAVOUR's arch,
+#       scripts/lib/kconfig.sh kernel_arch: arm64 cross-built)
 #   build-guest-initramfs.sh --kdir KDIR WORK BASE OUTPUT
 #       a kernel someone else built (run-tests.sh --kernel=PATH): the guest
 #       driver is built against the tree or O= directory KDIR, in WORK
+#       (for arm64 when its .config says CONFIG_ARM64=y)
 #   build-guest-initramfs.sh --modules DIR WORK BASE OUTPUT
 #       a bare bzImage: the modules are DIR/*.ko, as given
 set -euo pipefail
 . "$(dirname "$0")/../lib/lib.sh"
+. "$ITE_TOP/scripts/lib/kconfig.sh"
 
 usage="usage: build-guest-initramfs.sh FLAVOUR BASE OUTPUT | --kdir KDIR WORK BASE OUTPUT | --modules DIR WORK BASE OUTPUT"
 case ${1:-} in
@@ -27,17 +30,19 @@ case ${1:-} in
 	;;
 esac
 
-# build_driver KDIR [MAKE ARGS]: guest-image/driver built against KDIR in
-# $drv. Kbuild writes its output next to the sources: build from a copy,
-# updated only where the sources changed so that make stays incremental.
+# build_driver ARCH KDIR [MAKE ARGS]: guest-image/driver built for ARCH
+# against KDIR in $drv. Kbuild writes its output next to the sources: build
+# from a copy, updated only where the sources changed so that make stays
+# incremental.
 build_driver() {
-	local kdir=$1
-	shift
+	local arch=$1 kdir=$2 march
+	shift 2
+	mapfile -t march < <(kernel_make_args "$arch")
 	mkdir -p "$drv"
 	for f in "$ITE_TOP"/guest-image/driver/*; do
 		cmp -s "$f" "$drv/$(basename "$f")" || cp "$f" "$drv/"
 	done
-	make -s -C "$kdir" ARCH=x86_64 "$@" M="$drv" modules >"$drv/build.log" 2>&1 || {
+	make -s -C "$kdir" "${march[@]}" "$@" M="$drv" modules >"$drv/build.log" 2>&1 || {
 		cat "$drv/build.log" >&2
 		die "the guest driver does not build against the kernel in $kdir"
 	}
@@ -46,15 +51,18 @@ build_driver() {
 case $how in
 --flavour)
 	export CCACHE_BASEDIR=$ITE_BUILD/linux CCACHE_NOHASHDIR=1
-	build_driver "$from" CC="ccache gcc" LOCALVERSION="-$flavour"
+	arch=$(kernel_arch "$flavour")
+	build_driver "$arch" "$from" CC="ccache $(kernel_cross "$arch")gcc" LOCALVERSION="-$flavour"
 	kos=("$drv"/*.ko)
 	;;
 --kdir)
-	# The compiler the kernel was built with: modules must match it.
+	# The arch and compiler the kernel was built with: modules must match.
+	arch=x86
+	! grep -qx 'CONFIG_ARM64=y' "$from/.config" || arch=arm64
 	if grep -qx 'CONFIG_CC_IS_CLANG=y' "$from/.config"; then
-		build_driver "$from" LLVM=1
+		build_driver "$arch" "$from" LLVM=1
 	else
-		build_driver "$from"
+		build_driver "$arch" "$from"
 	fi
 	kos=("$drv"/*.ko)
 	;;

@@ -1,18 +1,30 @@
 #!/usr/bin/env bash
-# build-initramfs.sh AGENT OUTPUT: the guest's initramfs, from Debian's
-# busybox-static, guest-image/init and the test agent built by meson.
+# build-initramfs.sh [--arch arm64] AGENT OUTPUT: the guest's initramfs,
+# from Debian's busybox-static, guest-image/init and the test agent built
+# by meson; for the x86 guests, or with --arch arm64 for the arm64 one
+# (busybox-static:arm64, the agent cross-built).
 set -euo pipefail
 . "$(dirname "$0")/../lib/lib.sh"
 
-agent=${1:?usage: build-initramfs.sh AGENT OUTPUT}
-out=${2:?usage: build-initramfs.sh AGENT OUTPUT}
+usage="usage: build-initramfs.sh [--arch arm64] AGENT OUTPUT"
+arch=x86
+if [ "${1:-}" = --arch ]; then
+	arch=${2:?$usage}
+	shift 2
+fi
+agent=${1:?$usage}
+out=${2:?$usage}
 . "$ITE_TOP/scripts/lib/sources.sh"
 load_versions
 
-work=$ITE_BUILD/guest
+case $arch in
+x86) work=$ITE_BUILD/guest bb_deb=$BUSYBOX_DEB ;;
+arm64) work=$ITE_BUILD/guest-arm64 bb_deb=$BUSYBOX_ARM64_DEB ;;
+*) die "$usage" ;;
+esac
 mkdir -p "$work"
 # /usr/bin on merged-/usr releases, /bin before them
-deb_files "$BUSYBOX_DEB" "$work" '*/bin/busybox'
+deb_files "$bb_deb" "$work" '*/bin/busybox'
 
 cat >"$work/initramfs.list" <<EOT
 dir /dev 0755

@@ -16,11 +16,15 @@
 #   mainline-base  the base
 #   mainline       the same with kernel-patches/mainline/series applied
 #   mainline-debug mainline as patched-debug is patched
-# All use tinyconfig + guest-image/kernel.config (scripts/lib/kconfig.sh) and build in their own
+#   mainline-arm64 the base, cross-built for arm64 (the virt guest, with
+#                  arm-smmuv3; no series: the series is intel-iommu only)
+# All use tinyconfig + guest-image/kernel.config + the arch's fragment,
+# kernel-x86.config or kernel-arm64.config (scripts/lib/kconfig.sh) and build in their own
 # tree with the same relative layout, so ccache serves the second build of
 # a base from the first and only the patched files really compile.
 #
-# Output: $ITE_BUILD/linux/FLAVOUR/src/arch/x86/boot/bzImage and
+# Output: $ITE_BUILD/linux/FLAVOUR/src/arch/x86/boot/bzImage
+# (arch/arm64/boot/Image for mainline-arm64) and
 # $ITE_BUILD/linux/FLAVOUR/kernelrelease
 set -euo pipefail
 . "$(dirname "$0")/../lib/lib.sh"
@@ -29,7 +33,7 @@ set -euo pipefail
 . "$ITE_TOP/scripts/lib/kconfig.sh"
 
 flavour=${1:-}
-flavours="unpatched patched patched-debug mainline-base mainline mainline-debug"
+flavours="unpatched patched patched-debug mainline-base mainline mainline-debug mainline-arm64"
 case " $flavours " in
 *" $flavour "*) ;;
 *) die "usage: build-kernel.sh ${flavours// /|}" ;;
@@ -54,6 +58,11 @@ need flex flex
 need bison bison
 need lz4 lz4
 need ccache ccache
+arch=$(kernel_arch "$flavour")
+cross=$(kernel_cross "$arch")
+read -r image_target image <<<"$(kernel_image "$arch")"
+mapfile -t march < <(kernel_make_args "$arch")
+[ -z "$cross" ] || need "${cross}gcc" "gcc-${cross%-}"
 [ -f /usr/include/libelf.h ] || die "libelf.h missing; install the Debian package 'libelf-dev'"
 [ -f /usr/include/openssl/ssl.h ] || die "openssl headers missing; install the Debian package 'libssl-dev'"
 
@@ -114,24 +123,26 @@ export KBUILD_BUILD_USER=ite-lab KBUILD_BUILD_HOST=ite-lab
 export KBUILD_BUILD_TIMESTAMP="$base_version"
 export CCACHE_BASEDIR=$ITE_BUILD/linux CCACHE_NOHASHDIR=1
 kmake() {
-	make -C "$src" ARCH=x86_64 CC="ccache gcc" HOSTCC="ccache gcc" \
+	make -C "$src" "${march[@]}" CC="ccache ${cross}gcc" HOSTCC="ccache gcc" \
 		LOCALVERSION="-$flavour" -j "$ITE_JOBS" "$@"
 }
 
 # Configure when a fragment changed (or never configured).
-config_id=$(kconfig_fragments "${debug[@]}" | xargs cat | sha256sum | cut -d' ' -f1)
+fragments=(--arch "$arch" "${debug[@]}")
+config_id=$(kconfig_fragments "${fragments[@]}" | xargs cat | sha256sum | cut -d' ' -f1)
 if ! stamp_ok "$src/.ite-lab/config" "$config_id" || [ ! -f "$src/.config" ]; then
-	log "linux ($flavour): configuring (tinyconfig + $(kconfig_fragments "${debug[@]}" |
+	log "linux ($flavour): configuring (tinyconfig + $(kconfig_fragments "${fragments[@]}" |
 		sed "s|^$ITE_TOP/||" | paste -sd+))"
-	kconfig_lab "$src" "$src" "$top/config.log" "${debug[@]}" CC="ccache gcc" HOSTCC="ccache gcc" \
-		LOCALVERSION="-$flavour" -j "$ITE_JOBS" || die "linux ($flavour): configuration failed"
+	kconfig_lab "$src" "$src" "$top/config.log" "${fragments[@]}" CC="ccache ${cross}gcc" \
+		HOSTCC="ccache gcc" LOCALVERSION="-$flavour" -j "$ITE_JOBS" ||
+		die "linux ($flavour): configuration failed"
 	echo "$config_id" >"$src/.ite-lab/config"
 fi
 
-log "linux ($flavour): building bzImage and modules (-j$ITE_JOBS)"
-kmake bzImage modules >"$top/build.log" 2>&1 || {
+log "linux ($flavour): building $image_target and modules (-j$ITE_JOBS)"
+kmake "$image_target" modules >"$top/build.log" 2>&1 || {
 	grep -E 'error:|Error [0-9]' "$top/build.log" | head -n 30 >&2
 	die "kernel build failed ($flavour); full log: $top/build.log"
 }
 kmake -s kernelrelease >"$top/kernelrelease"
-log "linux ($flavour): $(cat "$top/kernelrelease"), $src/arch/x86/boot/bzImage"
+log "linux ($flavour): $(cat "$top/kernelrelease"), $src/$image"

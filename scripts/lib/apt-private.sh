@@ -8,7 +8,10 @@
 #   source/  the suite the trixie packages come from (linux-source-6.12,
 #            the firmware and busybox; with updates and security, deb and
 #            deb-src); used only to download, never to install, so trixie
-#            binaries can never leak onto the host.
+#            binaries can never leak onto the host. Its binary indexes are
+#            the host's architecture's and arm64's (APT_SOURCE_ARCHES: the
+#            arm64 guest's busybox), with no dpkg --add-architecture: apt
+#            is told the list, for this configuration only.
 #   sid/     sid's (unstable's) deb-src only, for the pinned QEMU and
 #            mainline bases (ITE_QEMU_*, ITE_MAINLINE_*): "apt-get source
 #            linux" there can only mean sid's. Separate so that nothing of
@@ -26,9 +29,17 @@ apt_mirror() {
 		awk -v l="$1" '$1 == l { print $2; exit }'
 }
 
+# The binary architectures of the 'source' configuration: the host's own
+# (x86 busybox, firmware) and the arm64 guest's.
+apt_source_arches() {
+	local native
+	native=$(dpkg --print-architecture)
+	if [ "$native" = arm64 ]; then echo arm64; else echo "$native,arm64"; fi
+}
+
 # apt_private_write NAME: write $ITE_CACHE/apt/NAME/sources.list.
 apt_private_write() {
-	local name=$1 dir=$ITE_CACHE/apt/$1 main sec codename suite
+	local name=$1 dir=$ITE_CACHE/apt/$1 main sec codename suite arches
 	main=$(apt_mirror Debian)
 	sec=$(apt_mirror Debian-Security)
 	[ -n "$main" ] || die "no Debian archive in the system's apt sources; cannot download"
@@ -46,13 +57,14 @@ apt_private_write() {
 		} >"$dir/sources.list.new"
 		;;
 	source)
+		arches=$(apt_source_arches)
 		{
 			for suite in "$ITE_LINUX_SUITE" "$ITE_LINUX_SUITE-updates"; do
-				echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $main $suite main"
+				echo "deb [arch=$arches signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $main $suite main"
 				echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $main $suite main"
 			done | sort -u
 			if [ -n "$sec" ]; then
-				echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $sec $ITE_LINUX_SUITE-security main"
+				echo "deb [arch=$arches signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $sec $ITE_LINUX_SUITE-security main"
 				echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $sec $ITE_LINUX_SUITE-security main"
 			fi
 		} >"$dir/sources.list.new"
@@ -70,17 +82,24 @@ apt_private_write() {
 # apt_private [--cache] NAME ARGS...: run apt-get (apt-cache with --cache)
 # with configuration NAME.
 apt_private() {
-	local tool=apt-get name dir
+	local tool=apt-get name dir arch
+	local -a arches=()
 	[ "$1" = --cache ] && { tool=apt-cache; shift; }
 	name=$1 dir=$ITE_CACHE/apt/$1
 	shift
+	# 'source' only: the architectures of its indexes (apt adds the native one)
+	if [ "$name" = source ]; then
+		for arch in $(apt_source_arches | tr , ' '); do
+			arches+=(-o "APT::Architectures::=$arch")
+		done
+	fi
 	"$tool" -q \
 		-o Dir::Etc::SourceList="$dir/sources.list" \
 		-o Dir::Etc::SourceParts="$dir/parts" \
 		-o Dir::State::Lists="$dir/lists" \
 		-o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= \
 		-o APT::Sandbox::User=root \
-		"$@"
+		"${arches[@]}" "$@"
 }
 
 # apt_private_update NAME: refresh NAME's indexes at most once every 12 hours

@@ -2,11 +2,13 @@
 # Unpack the pinned sources from the download cache. Source lib.sh first.
 
 # load_versions: the versions fetch-sources.sh pinned (fetching if needed,
-# and again when lib.sh's pins moved since).
+# again when lib.sh's pins moved since, and when the file predates an
+# input: the arm64 busybox).
 load_versions() {
 	local f=$ITE_CACHE/versions.env
 	if ! grep -qxF "QEMU_DEB_VERSION=$ITE_QEMU_VERSION" "$f" 2>/dev/null ||
-		! grep -qxF "LINUX_MAINLINE_VERSION=$ITE_MAINLINE_VERSION" "$f"; then
+		! grep -qxF "LINUX_MAINLINE_VERSION=$ITE_MAINLINE_VERSION" "$f" ||
+		! grep -q '^BUSYBOX_ARM64_DEB=' "$f"; then
 		"$ITE_TOP/scripts/fetch-sources.sh"
 	fi
 	# shellcheck source=/dev/null
