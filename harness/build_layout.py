@@ -1,5 +1,5 @@
 """The build directory's layout: where run-tests.sh finds what the build
-made (QEMU, each guest kernel and its initramfs, the firmware, QEMU's
+made (QEMU for each architecture, each guest kernel and its initramfs, the firmware, QEMU's
 python/ for its QMP library), checks that it is there, and reads what it
 reports of it (versions, a kernel's CONFIG_HZ, the host's TSC frequency
 measured by the build's helper)."""
@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from . import kernels, scenario
+from . import kernels, modes, scenario
 from .machine import Paths
 
 
@@ -28,17 +28,29 @@ def kernel_hz(config):
 
 def paths_for(build, kernel, qemu=None, tsc_khz=0):
     """The Paths of a cell booting `kernel` (a kernels.Kernel, or the name
-    of one of the lab's own)."""
+    of one of the lab's own): the QEMU of its architecture, `qemu` (a
+    path, or {arch name: path} from --qemu) where given. The host's TSC
+    frequency `tsc_khz` is for an x86 guest only."""
     k = kernels.builtin(build, kernel) if isinstance(kernel, str) else kernel
+    if isinstance(qemu, dict):
+        qemu = qemu.get(k.arch.name)
+    tsc_khz = tsc_khz if k.arch.tsc else 0
     return Paths(
-        qemu=qemu or os.path.join(build, "qemu", "build", "qemu-system-x86_64"),
+        qemu=qemu or os.path.join(build, "qemu", "build", k.arch.qemu),
         firmware=os.path.join(build, "firmware"),
-        kernel=k.bzimage,
+        kernel=k.image,
         initramfs=k.initramfs,
         qmp_python=os.path.join(build, "qemu", "src", "python"),
         tsc_khz=tsc_khz,
         hz=kernel_hz(k.config) if tsc_khz and k.config else 0,
     )
+
+
+def qemu_arch(path):
+    """The name of the architecture whose QEMU `path` is, by its file name
+    (modes.Arch.qemu), or None."""
+    return next((a.name for a in modes.ARCHES.values()
+                 if os.path.basename(path) == a.qemu), None)
 
 
 def host_tsc_khz(build, accel):
@@ -59,11 +71,12 @@ def host_tsc_khz(build, accel):
     return int(r.stdout) if r.returncode == 0 and r.stdout.strip().isdigit() else 0
 
 
-def check_built(p):
-    missing = [f for f in (p.qemu, p.kernel, p.initramfs,
-                           os.path.join(p.firmware, "bios-256k.bin"),
-                           os.path.join(p.firmware, "linuxboot_dma.bin"),
-                           os.path.join(p.qmp_python, "qemu", "qmp"))
+def check_built(p, machine=modes.Q35):
+    """Exit with status 2 unless what a cell on `machine` (a
+    modes.MachineDef) with the Paths `p` boots is built."""
+    missing = [f for f in (p.qemu, p.kernel, p.initramfs)
+               + tuple(os.path.join(p.firmware, fw) for fw in machine.firmware)
+               + (os.path.join(p.qmp_python, "qemu", "qmp"),)
                if not os.path.exists(f)]
     if missing:
         # Exit status 2, a missing build, as main's docstring says.

@@ -1,4 +1,4 @@
-"""Assertions on the guest's log (the kernel console, ttyS0).
+"""Assertions on the guest's log (the kernel console: ttyS0, ttyAMA0).
 
 What it checks, and what it does not:
 - every "require" regex matches at least one line;
@@ -26,7 +26,8 @@ FORBIDDEN = (
     ("hard lockup", r"hard LOCKUP"),
     ("RCU stall", r"rcu: .*(detected stalls|self-detected stall|detected expedited stalls)"),
     ("WARNING", r"\bWARNING:"),
-    ("Call Trace", r"Call Trace"),
+    # x86 says "Call Trace:", arm64 "Call trace:"
+    ("Call Trace", r"Call [Tt]race"),
     ("hung task", r"blocked for more than \d+ seconds"),
     ("panic", r"Kernel panic"),
 )

@@ -5,7 +5,10 @@ The lab's own are built in the build directory (scenario.KERNELS): the
 mainline-base), each held to its section of a scenario or to the one
 scenario.HELD_TO names, and the debug lanes (patched-debug,
 mainline-debug: a series with the checkers of guest-image/debug.config),
-run only when named. A kernel given by path is someone else's:
+run only when named; and the arm64 guest (mainline-arm64), whose cells
+are the smmuv3 mode's (harness/modes.py), run when asked for (by name,
+--mode=smmuv3 or -g smmuv3). A kernel given by path is someone else's,
+an x86 one:
   - a built kernel tree or O= build directory (arch/x86/boot/bzImage,
     .config, Module.symvers): its .config is checked against
     guest-image/kernel-required.config, and the lab builds its guest driver
@@ -18,6 +21,7 @@ The lab knows nothing of such a kernel: unless told what to expect of it
 unpatched base does), each cell says which known behaviour it matched and
 does not decide the run.
 """
+import functools
 import hashlib
 import os
 import re
@@ -25,10 +29,12 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from . import TOP, scenario
+from . import TOP, modes, scenario
 
 REQUIRED_CONFIG = os.path.join(TOP, "guest-image", "kernel-required.config")
-BZIMAGE = os.path.join("arch", "x86", "boot", "bzImage")
+BZIMAGE = modes.X86.image
+# The arm64 Image header's magic, at 0x38 (Documentation/arch/arm64/booting.rst).
+ARM64_MAGIC = b"ARM\x64"
 DRIVER_MODULE = "ats_testdev.ko"
 # Where the lab keeps what it builds for a kernel given by path (the guest
 # driver, the initramfs), under the build directory, a directory each.
@@ -59,7 +65,7 @@ class KernelError(Exception):
 @dataclass(frozen=True)
 class Kernel:
     label: str              # its column: the cells' directories and names
-    bzimage: str
+    image: str              # what it boots: a bzImage, an arm64 Image
     initramfs: str          # what it boots with
     config: str = ""        # its .config ("" when unknown: a bare bzImage)
     driver: bool = True     # the guest driver is in its initramfs
@@ -68,6 +74,7 @@ class Kernel:
     expect: str = ""        # a kernel given by path: pass, base, or "" (none)
     kdir: str = ""          # the tree to build the guest driver against
     modules: str = ""       # a bare bzImage's --modules DIR
+    arch: modes.Arch = modes.X86    # its architecture: which modes it runs in
 
     @property
     def informational(self):
@@ -114,15 +121,16 @@ class Kernel:
 
 def builtin(build, name):
     src = os.path.join(build, "linux", name, "src")
-    return Kernel(label=name, bzimage=os.path.join(src, BZIMAGE),
+    arch = scenario.kernel_arch(name)
+    return Kernel(label=name, image=os.path.join(src, arch.image),
                   initramfs=os.path.join(build, "initramfs-%s.cpio" % name),
-                  config=os.path.join(src, ".config"), spec=name)
+                  config=os.path.join(src, ".config"), spec=name, arch=arch)
 
 
-def resolve(specs, build, modules="", expect=""):
+def resolve(specs, build, modules="", expect="", arches=(modes.X86,)):
     """The Kernels of --kernel's values `specs` (each a comma-separated list
-    of built-in names and paths; "all": the built-in ones but the lanes),
-    in order, without repeats.
+    of built-in names and paths; "all": the built-in ones of the
+    architectures `arches` but the lanes), in order, without repeats.
     KernelError for a path that is no kernel, a tree the scenarios cannot
     run on, or options that apply to none of them."""
     names = []
@@ -131,7 +139,7 @@ def resolve(specs, build, modules="", expect=""):
             item = item.strip()
             if not item:
                 raise KernelError("--kernel=%s: an empty name" % spec)
-            for n in (_all(build) if item == "all" else (item,)):
+            for n in (_all(arches) if item == "all" else (item,)):
                 if n not in names:
                     names.append(n)
     out, labels = [], set()
@@ -162,10 +170,11 @@ def resolve(specs, build, modules="", expect=""):
     return out
 
 
-def _all(build):
-    """The lab's own kernels but the lanes of their own (the debug
-    kernels), which run when named."""
-    return [n for n in scenario.KERNELS if n not in scenario.LANES]
+def _all(arches):
+    """The lab's own kernels of the architectures `arches` but the lanes
+    of their own (the debug kernels), which run when named."""
+    return [n for n in scenario.KERNELS
+            if n not in scenario.LANES and scenario.kernel_arch(n) in arches]
 
 
 def _by_path(path, build, modules, expect, labels, label=""):
@@ -180,12 +189,12 @@ def _by_path(path, build, modules, expect, labels, label=""):
         raise KernelError("--kernel=%s: no such file or directory" % path)
     _check_bzimage(path)
     if not modules:
-        return Kernel(bzimage=path, initramfs=os.path.join(build, "initramfs.cpio"),
+        return Kernel(image=path, initramfs=os.path.join(build, "initramfs.cpio"),
                       driver=False, **common)
     modules = os.path.abspath(modules)
     if not os.path.isdir(modules) or not any(f.endswith(".ko") for f in os.listdir(modules)):
         raise KernelError("--modules=%s: not a directory of modules (*.ko)" % modules)
-    return Kernel(bzimage=path, initramfs=os.path.join(work, "initramfs.cpio"),
+    return Kernel(image=path, initramfs=os.path.join(work, "initramfs.cpio"),
                   driver=os.path.isfile(os.path.join(modules, DRIVER_MODULE)),
                   modules=modules, **common)
 
@@ -194,6 +203,9 @@ def _tree(path, work, common):
     bz = os.path.join(path, BZIMAGE)
     config = os.path.join(path, ".config")
     if not os.path.isfile(bz):
+        if os.path.isfile(os.path.join(path, modes.ARM64.image)):
+            raise KernelError("--kernel=%s: an arm64 tree: only the lab's own arm64 kernel "
+                              "(mainline-arm64) runs, not one given by path" % path)
         if not os.path.isfile(os.path.join(path, "Makefile")):
             raise KernelError("--kernel=%s: not a kernel tree, an O= build directory "
                               "nor a bzImage" % path)
@@ -212,7 +224,7 @@ def _tree(path, work, common):
         raise KernelError("--kernel=%s: no Module.symvers: the guest driver is built "
                           "against it; build the modules too (make bzImage modules)" % path)
     _check_bzimage(bz)
-    return Kernel(bzimage=bz, initramfs=os.path.join(work, "initramfs.cpio"),
+    return Kernel(image=bz, initramfs=os.path.join(work, "initramfs.cpio"),
                   config=config, kdir=path, **common)
 
 
@@ -245,14 +257,39 @@ def _label(path, taken):
 
 
 def _check_bzimage(path):
-    """A bzImage carries the x86 boot protocol's header ("HdrS" at 0x202)."""
+    """A bzImage carries the x86 boot protocol's header ("HdrS" at 0x202).
+    An arm64 Image ("ARM\\x64" at 0x38) is refused by name: the lab has no
+    arm64 initramfs to boot one given by path with."""
     try:
         with open(path, "rb") as f:
             head = f.read(0x210)
     except OSError as e:
         raise KernelError("--kernel=%s: %s" % (path, e.strerror))
+    if head[0x38:0x3c] == ARM64_MAGIC:
+        raise KernelError("--kernel=%s: an arm64 Image: only the lab's own arm64 kernel "
+                          "(mainline-arm64) runs, not one given by path" % path)
     if head[0x202:0x206] != b"HdrS":
         raise KernelError("--kernel=%s: not a bzImage (no x86 boot header)" % path)
+
+
+@functools.lru_cache(maxsize=None)
+def image_release(path, mtime):
+    """The release of a kernel image, "" when it has none to read: a
+    bzImage's from the boot protocol's kernel_version, an arm64 Image's
+    (uncompressed) from its banner. Read once per image and mtime."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(0x10000)
+            if data[0x38:0x3c] == ARM64_MAGIC:
+                data = data + f.read()
+                off = data.index(b"Linux version ") + len(b"Linux version ")
+                return data[off:off + 200].split()[0].decode(errors="replace")
+        # The boot protocol's kernel_version: an offset from 0x200 to a
+        # NUL-terminated "RELEASE (builder) #N ..." string.
+        off = int.from_bytes(data[0x20e:0x210], "little") + 0x200
+        return data[off:data.index(b"\0", off)].decode(errors="replace").split()[0]
+    except (OSError, ValueError, IndexError):
+        return ""
 
 
 def required_config():
@@ -300,16 +337,11 @@ def version(k):
 
 def identity(k):
     """What identifies the kernel a cell booted: its release (from the
-    bzImage's own version string) and the sha256 of its .config."""
-    out = {"kernel": k.label, "bzimage": k.bzimage, "release": "", "config_sha256": ""}
+    image's own version string) and the sha256 of its .config."""
+    out = {"kernel": k.label, "image": k.image, "release": "", "config_sha256": ""}
     try:
-        with open(k.bzimage, "rb") as f:
-            data = f.read(0x10000)
-        # The boot protocol's kernel_version: an offset from 0x200 to a
-        # NUL-terminated "RELEASE (builder) #N ..." string.
-        off = int.from_bytes(data[0x20e:0x210], "little") + 0x200
-        out["release"] = data[off:data.index(b"\0", off)].decode(errors="replace").split()[0]
-    except (OSError, ValueError, IndexError):
+        out["release"] = image_release(k.image, os.stat(k.image).st_mtime_ns)
+    except OSError:
         pass
     if k.config:
         try:

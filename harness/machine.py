@@ -18,32 +18,29 @@ import threading
 import time
 from dataclasses import dataclass
 
-from . import guest_log, qemu_trace, qmp_log, timeline
+from . import guest_log, modes, qemu_trace, qmp_log
 
-# no_timer_check: under TCG on a busy host, the IO-APIC timer check at
-# boot can miss its ticks and panic ("timer doesn't work through
-# Interrupt-remapped IO-APIC"); virtual machines skip it.
-BASE_CMDLINE = "console=ttyS0,115200 loglevel=7 panic=-1 printk.time=1 no_timer_check"
+# The kernel command line of every cell: the machine's console first
+# (modes.MachineDef.console), then these, the machine's own words, the
+# mode's, the TSC's and the scenario's.
+BASE_CMDLINE = "loglevel=7 panic=-1 printk.time=1"
 
 QEMU_STDERR = "qemu.stderr"     # QEMU's stdout and stderr, in each cell's directory
 AGENT_LOG = "agent.log"         # the agent transcript, likewise
 
-# Recorded in every cell, for the timeline in the report, unless its
-# scenario says `timeline = off`.
-TIMELINE_EVENTS = tuple(event for _, event in timeline.LANES)
 
-# Per vIOMMU mode: the intel-iommu properties added and the guest driver's
-# matching option (6.12 would pick scalable mode by itself when offered;
-# saying it keeps each cell's mode explicit in its command).
-MODE_IOMMU = {"legacy": "", "scalable": ",x-scalable-mode=on"}
-MODE_CMDLINE = {"legacy": "intel_iommu=on,sm_off", "scalable": "intel_iommu=on,sm_on"}
+def timeline_events(machine):
+    """The trace events every cell on `machine` (a modes.MachineDef)
+    records for the timeline in the report, unless its scenario says
+    `timeline = off`."""
+    return tuple(event for _, event in machine.lanes)
 
 
 @dataclass
 class Paths:
-    qemu: str          # qemu-system-x86_64
-    firmware: str      # directory with bios-256k.bin, linuxboot_dma.bin
-    kernel: str        # bzImage
+    qemu: str          # qemu-system-x86_64 or qemu-system-aarch64: the kernel's
+    firmware: str      # directory with the machines' firmware (modes.MachineDef.firmware)
+    kernel: str        # its image: bzImage, Image
     initramfs: str
     qmp_python: str    # QEMU's python/ directory
     tsc_khz: int = 0   # the host's TSC frequency, for the guest; 0: it calibrates
@@ -78,40 +75,42 @@ def tsc_cmdline(tsc_khz, hz=0):
 
 
 def qemu_command(paths, scenario, workdir, accel="tcg", mode="legacy", restore=False):
-    """The exact command line for one scenario cell (a list of words).
+    """The exact command line for one scenario cell (a list of words), on
+    the machine of its mode (modes.MODES). `scenario` is the scenario as
+    it runs in that mode (scenario.Scenario.in_mode).
     restore: the guest is not booted but loaded from a saved state
     (harness/snapshot.py), whose console log the cell's continues."""
+    m = modes.MODES[mode]
+    mdef = m.machine
     sockets = socket_dir(workdir)
-    machine, accel_opts = "q35", accel
+    machine, accel_opts = mdef.machine, accel
     if accel == "kvm":
-        # Interrupt remapping with an in-kernel irqchip needs it split.
-        machine += ",kernel-irqchip=split"
+        machine += mdef.kvm_machine
     else:
         # One thread for all vCPUs (round-robin TCG): a cell uses one
         # host CPU at most, and the matrix runs several cells per CPU.
         accel_opts += ",thread=single"
-    cmd = [
-        paths.qemu,
-        "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-        "-L", paths.firmware,
+    iommu = ",".join(filter(None, (mdef.iommu, scenario.iommu))) + m.iommu
+    cmd = [paths.qemu, "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"]
+    if mdef.firmware:
+        cmd += ["-L", paths.firmware]
+    cmd += [
         "-machine", machine,
         "-accel", accel_opts,
         "-cpu", "max",
         "-smp", str(scenario.smp),
         "-m", scenario.memory,
-        # Native PCIe hotplug (pciehp) instead of ACPI hotplug: surprise
-        # removal and the attention button need it.
-        "-global", "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off",
-        # The vIOMMU comes before any device it translates for.
-        # id=iommu: its QOM path, /machine/peripheral/iommu, for qom-check steps.
-        "-device", "intel-iommu,id=iommu," + scenario.iommu + MODE_IOMMU[mode],
     ]
+    cmd += list(mdef.args)
+    # The vIOMMU comes before any device it translates for.
+    # id=iommu: its QOM path, /machine/peripheral/iommu, for qom-check steps.
+    cmd += ["-device", iommu]
     cmd += scenario.topology
     cmd += [
         "-kernel", paths.kernel,
         "-initrd", paths.initramfs,
-        "-append", " ".join(filter(None, (BASE_CMDLINE, MODE_CMDLINE[mode],
-                                          tsc_cmdline(paths.tsc_khz, paths.hz),
+        "-append", " ".join(filter(None, (mdef.console, BASE_CMDLINE, mdef.cmdline,
+                                          m.cmdline, tsc_cmdline(paths.tsc_khz, paths.hz),
                                           scenario.cmdline))),
         "-chardev", "file,id=console,%spath=%s" % ("append=on," if restore else "",
                                                    os.path.join(workdir, guest_log.SERIAL_LOG)),
@@ -128,7 +127,8 @@ def qemu_command(paths, scenario, workdir, accel="tcg", mode="legacy", restore=F
     # (harness/timeline.py) unless the scenario leaves it out, plus the
     # scenario's own.
     cmd += ["-msg", "timestamp=on"]
-    for pattern in (TIMELINE_EVENTS if scenario.timeline else ()) + tuple(scenario.trace):
+    events = timeline_events(mdef) if scenario.timeline else ()
+    for pattern in events + tuple(scenario.trace):
         cmd += ["-trace", pattern]
     if restore:
         cmd += ["-incoming", "defer"]
@@ -223,7 +223,7 @@ class Agent:
     def wait_ready(self, deadline):
         """Wait for the agent's hello, then check it answers a ping.
         Nothing is sent before the hello: bytes sent while no one has the
-        guest's ttyS1 open fill the UART and stall the channel."""
+        guest's agent port (ttyS1, ttyAMA1) open fill the UART and stall the channel."""
         self._connect(deadline)
         while True:
             line = self._readline(deadline)
@@ -237,7 +237,7 @@ class Agent:
     def wait_resumed(self, deadline):
         """Check that the agent of a guest loaded from a saved state
         answers a ping: it said hello to the guest that was saved, and
-        waits on its open ttyS1 for the next command."""
+        waits on its open port for the next command."""
         self._connect(deadline)
         r = self.command(["ping"], deadline)
         return bool(r and r[0])

@@ -14,9 +14,9 @@ import sys
 import threading
 import time
 
-from . import (TOP, durations, kernels, report, rerun, run_files, scenario, shard,
+from . import (TOP, durations, kernels, modes, report, rerun, run_files, scenario, shard,
                snapshot)
-from .build_layout import check_built, host_tsc_khz, paths_for, versions
+from .build_layout import check_built, host_tsc_khz, paths_for, qemu_arch, versions
 from .machine import qemu_command, shell_quote
 from .runner import cell_dir, run_cell
 
@@ -43,7 +43,8 @@ def parse_args(argv):
                    help="run the scenarios of this group (repeatable)")
     p.add_argument("--kernel", action="append", metavar="KERNEL[,KERNEL...]",
                    help="which guest kernel(s) to boot (repeatable): all (the default: "
-                   "the lab's own but the debug lanes), %s, or the PATH of another (NAME=PATH to name its "
+                   "the lab's own but the debug lanes, of the architectures of the modes "
+                   "asked for), %s, or the PATH of another (NAME=PATH to name its "
                    "column): a built kernel tree or O= build directory, or a bzImage"
                    % ", ".join(scenario.KERNELS))
     p.add_argument("--modules", metavar="DIR", default="",
@@ -57,7 +58,8 @@ def parse_args(argv):
                    "expectation")
     p.add_argument("--mode", default="all", choices=scenario.MODES + ("all",),
                    help="vIOMMU mode(s) to run each scenario in (default: all "
-                   "the scenario lists)")
+                   "the scenario lists, but a mode with a group of its own, smmuv3, "
+                   "only when its group or a kernel of its architecture is asked for)")
     p.add_argument("--accel", default="tcg", choices=("tcg", "kvm"),
                    help="QEMU accelerator (default: tcg; kvm only when usable)")
     p.add_argument("-j", "--jobs", type=int, default=default_jobs(),
@@ -73,7 +75,9 @@ def parse_args(argv):
                    help="what stdout carries: tap (the default), streamed as cells "
                    "finish, or ktap, nested per scenario and mode, when the run ends "
                    "(the TAP then goes to stderr); both are written to the results")
-    p.add_argument("--qemu", help="another qemu-system-x86_64 to run (default: ite-lab's, "
+    p.add_argument("--qemu", action="append", default=[], type=qemu_binary,
+                   help="another qemu-system-x86_64 or qemu-system-aarch64 to run, "
+                   "for the kernels of its architecture (repeatable; default: ite-lab's, "
                    "from the build directory)")
     p.add_argument("--boot", default="snapshot", choices=("snapshot", "cold"),
                    help="snapshot (the default): boot each guest configuration once and "
@@ -88,6 +92,15 @@ def parse_args(argv):
                    "committed cost table (harness/shard.py); join the shards' results "
                    "with scripts/merge-results.sh")
     return p.parse_args(argv)
+
+
+def qemu_binary(text):
+    """--qemu: a QEMU named after its target (build_layout.qemu_arch)."""
+    if not qemu_arch(text):
+        raise argparse.ArgumentTypeError(
+            "%r: name it after its target (%s): it runs the kernels of that architecture"
+            % (text, ", ".join(a.qemu for a in modes.ARCHES.values())))
+    return text
 
 
 def shard_spec(text):
@@ -112,6 +125,12 @@ def positive(text):
     return int(text)
 
 
+def cell_groups(s, mode):
+    """The groups of scenario s's cells in `mode`: the scenario's, and the
+    mode's own group if it has one (modes.Mode.group)."""
+    return set(s.groups) | {modes.MODES[mode].group} - {""}
+
+
 def select(all_scenarios, names, groups):
     by_name = {s.name: s for s in all_scenarios}
     unknown = [n for n in names if n not in by_name]
@@ -122,8 +141,33 @@ def select(all_scenarios, names, groups):
     if names:
         return [by_name[n] for n in names]
     if groups:
-        return [s for s in all_scenarios if set(groups) & set(s.groups)]
+        return [s for s in all_scenarios
+                if any(set(groups) & cell_groups(s, m) for m in s.modes)]
     return [s for s in all_scenarios if "nodefault" not in s.groups]
+
+
+def asked_modes(mode, groups, named_arches=()):
+    """The modes a run covers: --mode's, or with --mode=all those without
+    a group of their own (the x86 ones), and each with one when its group
+    is among `groups` or a kernel of its architecture was named
+    (`named_arches`): the default matrix stays the x86 one."""
+    if mode != "all":
+        return [mode]
+    return [m for m, d in modes.MODES.items()
+            if not d.group or d.group in groups or d.machine.arch in named_arches]
+
+
+def matrix(chosen, mode_names, chosen_kernels, groups=(), attempts=(0,)):
+    """The cells: each chosen scenario in each of its modes among
+    `mode_names`, on each kernel of that mode's architecture, each in the
+    mode as the scenario runs there (scenario.Scenario.in_mode). Selected
+    by groups, a cell is in them by cell_groups: the smmuv3 cells of
+    `-g default` run only when their mode was asked for, those of
+    `-g smmuv3` only in smmuv3."""
+    return [Cell(s.in_mode(m), m, k, n) for s in chosen for m in s.modes if m in mode_names
+            if not groups or set(groups) & cell_groups(s, m)
+            for k in chosen_kernels if k.arch == modes.MODES[m].machine.arch
+            for n in attempts]
 
 
 def _run_one(job):
@@ -132,13 +176,13 @@ def _run_one(job):
                     template_trace, c.attempt)
 
 
-def run_cells(cells, build, results_dir, a, tsc_khz):
+def run_cells(cells, build, results_dir, a, tsc_khz, qemus):
     """Run the cells, a.jobs at a time, each in its own process (QEMU's
     QMP library wants a thread of its own for its event loop), and yield
     (number, result) in the order of `cells` as results come in. A saved
     guest (--boot=snapshot) is deleted once the last cell that starts from
-    it is done."""
-    paths = [paths_for(build, c.kernel, a.qemu, tsc_khz) for c in cells]
+    it is done. `qemus`: --qemu's, by architecture."""
+    paths = [paths_for(build, c.kernel, qemus, tsc_khz) for c in cells]
     keys = [snapshot.config_key(p, c.scenario, a.accel, c.mode) if a.boot == "snapshot"
             else None for p, c in zip(paths, cells)]
     # A template boots with the trace events of every cell that starts
@@ -243,14 +287,18 @@ def main(argv=None):
             print("run-tests.sh: with --set: %s" % e, file=sys.stderr)
             return 2
     build = os.path.abspath(a.build)
+    mode_names = asked_modes(a.mode, a.group)
     try:
-        chosen_kernels = kernels.resolve(a.kernel or ["all"], build, a.modules, a.expect)
+        chosen_kernels = kernels.resolve(
+            a.kernel or ["all"], build, a.modules, a.expect,
+            {modes.MODES[m].machine.arch for m in mode_names})
     except kernels.KernelError as e:
         print("run-tests.sh: %s" % e, file=sys.stderr)
         return 2
+    mode_names = asked_modes(a.mode, a.group, {k.arch for k in chosen_kernels})
     attempts = range(1, a.repeat + 1) if a.repeat > 1 else (0,)
-    cells = [Cell(s, m, k, n) for s in chosen for m in s.modes
-             if a.mode in ("all", m) for k in chosen_kernels for n in attempts]
+    cells = matrix(chosen, mode_names, chosen_kernels, a.group if not a.names else (),
+                   attempts)
     if not cells:
         print("1..0 # SKIP no scenario selected")
         return 77
@@ -267,20 +315,23 @@ def main(argv=None):
 
     # Measured once per run, for every cell's command line
     tsc_khz = host_tsc_khz(build, a.accel)
+    qemus = {qemu_arch(q): q for q in a.qemu}
     if a.dry_run:
         for c in cells:
             print("# %s [%s, %s]" % (c.scenario.name, c.mode, c.kernel.label))
-            print(shell_quote(qemu_command(paths_for(build, c.kernel, a.qemu, tsc_khz),
+            print(shell_quote(qemu_command(paths_for(build, c.kernel, qemus, tsc_khz),
                                            c.scenario, "RESULTS/" + c.dir, a.accel, c.mode)))
         return 0
 
-    for k in chosen_kernels:
+    # Only the kernels with cells: "all" with -g smmuv3 names the x86
+    # ones too, which need not be built for it.
+    for k in [k for k in chosen_kernels if any(c.kernel == k for c in cells)]:
         try:
             kernels.prepare(k, build)
         except kernels.KernelError as e:
             print("run-tests.sh: %s" % e, file=sys.stderr)
             return 2
-        check_built(paths_for(build, k, a.qemu))
+        check_built(paths_for(build, k, qemus), modes.machine_of(k.arch))
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     results_dir = os.path.abspath(a.results or os.path.join(build, "results", stamp))
     os.makedirs(results_dir, exist_ok=True)
@@ -305,7 +356,7 @@ def main(argv=None):
     print("\n".join(tap), file=tap_out, flush=True)
     t0 = time.monotonic()
     results = []
-    for n, r in run_cells(cells, build, results_dir, a, tsc_khz):
+    for n, r in run_cells(cells, build, results_dir, a, tsc_khz, qemus):
         results.append(r)
         rerun.write(r.workdir, cells[n - 1], a, build)
         lines = [report.tap_line(n, r)] + report.tap_detail(r)

@@ -6,6 +6,7 @@ import os
 import shutil
 
 from . import TOP
+from .build_layout import qemu_arch
 from .machine import shell_quote
 
 RERUN_FILE = "rerun.sh"
@@ -27,8 +28,9 @@ def write(workdir, c, a, build):
         words += ["--modules", c.kernel.modules]
     if c.kernel.expect:
         words += ["--expect", c.kernel.expect]
-    if a.qemu:
-        words += ["--qemu", os.path.abspath(a.qemu)]
+    for q in a.qemu:
+        if qemu_arch(q) == c.kernel.arch.name:
+            words += ["--qemu", os.path.abspath(q)]
     for section, key, value in a.set:
         words += ["--set", "%s=%s" % (key if section == "scenario" else
                                       "%s.%s" % (section, key), value)]

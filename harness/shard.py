@@ -22,7 +22,7 @@ import re
 import statistics
 import sys
 
-from . import report, scenario
+from . import modes, report, scenario
 from .runner import cell_dir
 
 COSTS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cell-costs.json")
@@ -152,7 +152,8 @@ def update_costs(results_dirs, scenarios_dir, path=COSTS_FILE):
     number of cells updated."""
     scens = {s.name: s for s in scenario.load_dir(scenarios_dir)}
     known = {cell_dir(s, m, k) for s in scens.values() for m in s.modes
-             for k in scenario.KERNELS}
+             for k in scenario.KERNELS
+             if scenario.kernel_arch(k) == modes.MODES[m].machine.arch}
     table = load_costs(path)
     got = {}
     for d in results_dirs:

@@ -4,30 +4,38 @@ devices, on one clock, as figures and as an SVG picture.
 Sources, all stamped with the host's wall clock:
 - QEMU's trace (qemu-debug.log, `-msg timestamp=on`): an invalidation
   submitted to a device, completed by it, timed out (ITE raised), and the
-  guest clearing the ITE;
+  guest clearing the ITE; on the smmuv3 mode's machine, an ATC
+  invalidation submitted and completed, a CMD_SYNC timed out
+  (CERROR_ATC_INV_SYNC) and the guest acknowledging that error, in the
+  same lanes (modes.MachineDef.lanes);
 - the QMP transcript (qmp.log): the harness's commands (device_del, ...)
   and QEMU's events (DEVICE_DELETED).
 """
 import bisect
+import datetime
 import itertools
 import os
 import re
 from dataclasses import dataclass
 
-from . import qemu_trace, qmp_log
+from . import modes, qemu_trace, qmp_log
 
-# lane name -> trace event
-LANES = (
-    ("submitted", "vtd_devtlb_inv_submit"),
-    ("completed", "vtd_devtlb_inv_complete"),
-    ("timed out", "vtd_devtlb_inv_timeout"),
-    ("ITE cleared", "vtd_inv_qi_ite_clear"),
-)
+# The lanes of trace events, in order, each fed by one event of each
+# machine's vIOMMU.
+LANES = tuple(lane for lane, _ in modes.HOME.lanes)
+# trace event -> lane, for every machine's events
+BY_EVENT = {event: lane for m in modes.MACHINES.values() for lane, event in m.lanes}
 QMP_LANES = ("host action", "device removed")
 HOST_ACTIONS = ("device_del", "device_add", "x-pcie-surprise-remove", "x-pcie-link-set",
                 "qom-set")
 
-_TRACE = re.compile(r"^\d+@(\d+\.\d+):(\w+) ?(.*)$")
+# A trace line of the log backend with `-msg timestamp=on`: QEMU 10.1 and
+# later stamp it as every other log line, with the UTC time
+# ("2026-12-01T21:49:38.790871Z vtd_devtlb_inv_submit sid=..."); before
+# that, with the thread and the seconds since the epoch
+# ("1234@1764625778.790871:vtd_devtlb_inv_submit sid=...").
+_TRACE = re.compile(r"^(?:\d+@(\d+\.\d+):|(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)Z )"
+                    r"(\w+) ?(.*)$")
 _SID = re.compile(r"\bsid=(\S+)")
 
 
@@ -39,17 +47,25 @@ class Event:
     device: str = ""    # the device: a host action's or removal's id, a trace event's sid
 
 
+def _trace_time(m):
+    """A _TRACE match's time, in seconds since the epoch."""
+    if m.group(1):
+        return float(m.group(1))
+    return datetime.datetime.strptime(m.group(2), "%Y-%m-%dT%H:%M:%S.%f").replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+
+
 def _trace_events(workdir):
-    by_event = {ev: lane for lane, ev in LANES}
+    by_event = BY_EVENT
     out = []
     try:
         with open(os.path.join(workdir, qemu_trace.TRACE_LOG), errors="replace") as f:
             for ln in f:
-                m = _TRACE.match(ln)
-                if m and m.group(2) in by_event:
-                    sid = _SID.search(m.group(3))
-                    out.append(Event(float(m.group(1)), by_event[m.group(2)],
-                                     "%s %s" % (m.group(2), m.group(3)),
+                m = _TRACE.match(ln.rstrip("\n"))
+                if m and m.group(3) in by_event:
+                    sid = _SID.search(m.group(4))
+                    out.append(Event(_trace_time(m), by_event[m.group(3)],
+                                     "%s %s" % (m.group(3), m.group(4)),
                                      sid.group(1) if sid else ""))
     except OSError:
         pass
@@ -233,7 +249,7 @@ class _Frame:
     first host action or timeout (minus a margin) to the last event."""
 
     def __init__(self, evs, title, width):
-        self.lanes = [lane for lane, _ in LANES] + list(QMP_LANES)
+        self.lanes = list(LANES) + list(QMP_LANES)
         marks = [e for e in evs if e.lane in ("host action", "timed out", "device removed")]
         self.t0 = (marks[0].t if marks else evs[0].t) - 0.5
         self.t1 = max(evs[-1].t, self.t0 + 1.0)

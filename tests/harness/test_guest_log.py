@@ -87,6 +87,12 @@ class Failures(unittest.TestCase):
         self.assertEqual(forbidden_names(v), ["BUG", "Oops", "RCU stall", "WARNING",
                                               "hung task", "soft lockup"])
 
+    def test_arm64_stack_dump(self):
+        """arm64 writes "Call trace:" where x86 writes "Call Trace:"."""
+        v = guest_log.check("[9.0] Internal error: Oops: 0000000096000004 [#1] SMP\n"
+                            "[9.1] Call trace:\n[9.2]  arm_smmu_cmdq_issue_cmdlist+0x1c/0x4c0\n")
+        self.assertEqual(forbidden_names(v), ["Call Trace", "Oops"])
+
     def test_console_noise_is_stripped(self):
         v = guest_log.check("\x1b[0m[1.0] Kernel panic - not syncing: x\r\n")
         self.assertEqual(forbidden_names(v), ["panic"])

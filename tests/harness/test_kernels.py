@@ -68,19 +68,19 @@ class Resolve(unittest.TestCase):
         self.assertEqual([k.label for k in self.resolve("unpatched,patched", "patched")],
                          ["unpatched", "patched"])
         k, = self.resolve("mainline-base")
-        self.assertEqual(k.bzimage, os.path.join(self.build, "linux", "mainline-base", "src",
+        self.assertEqual(k.image, os.path.join(self.build, "linux", "mainline-base", "src",
                                                  kernels.BZIMAGE))
         self.assertIn("not one of the lab's kernels", self.error("sid"))
 
     def test_debug_kernel_only_when_named(self):
         # Built or not, "all" leaves the debug lane out; named, it is a
         # gating column of the lab's own, in build/linux/patched-debug/.
-        bzimage(kernels.builtin(self.build, "patched-debug").bzimage)
+        bzimage(kernels.builtin(self.build, "patched-debug").image)
         with contextlib.redirect_stderr(io.StringIO()):
             self.assertNotIn("patched-debug", [k.label for k in self.resolve("all")])
         k, = self.resolve("patched-debug")
         self.assertEqual((k.label, k.builtin, k.informational), ("patched-debug", True, False))
-        self.assertEqual(k.bzimage, os.path.join(self.build, "linux", "patched-debug", "src",
+        self.assertEqual(k.image, os.path.join(self.build, "linux", "patched-debug", "src",
                                                  kernels.BZIMAGE))
         self.assertEqual(k.initramfs, os.path.join(self.build, "initramfs-patched-debug.cpio"))
         self.assertEqual([k.label for k in self.resolve("all,patched-debug")],
@@ -93,7 +93,7 @@ class Resolve(unittest.TestCase):
         t = tree(self.path("o-series"))
         k, = self.resolve(t)
         self.assertEqual((k.label, k.builtin, k.driver, k.kdir), ("o-series", False, True, t))
-        self.assertEqual(k.bzimage, os.path.join(t, kernels.BZIMAGE))
+        self.assertEqual(k.image, os.path.join(t, kernels.BZIMAGE))
         self.assertTrue(k.initramfs.startswith(os.path.join(self.build, kernels.WORK_DIR)))
         self.assertTrue(k.informational)
         k, = self.resolve(t, expect="pass")

@@ -94,6 +94,49 @@ def golden(iommu, sm):
     ]
 
 
+GOLDEN_SMMUV3 = GOLDEN_SCENARIO + """
+[smmuv3]
+iommu = atc-inv-timeout-ms=50
+"""
+GOLDEN_ARM64_PATHS = Paths(qemu="/b/qemu-system-aarch64", firmware="/b/firmware",
+                           kernel="/b/Image", initramfs="/b/initramfs.cpio",
+                           qmp_python="/b/python")
+
+
+def golden_smmuv3(iommu):
+    """The whole command line, word by word, for GOLDEN_SCENARIO in the
+    smmuv3 mode: virt, arm-smmuv3, the PL011 console; no firmware, no
+    ICH9 hot-plug global, no TSC."""
+    return [
+        "/b/qemu-system-aarch64",
+        "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+        "-machine", "virt,gic-version=3",
+        "-accel", "tcg,thread=single",
+        "-cpu", "max",
+        "-smp", "2",
+        "-m", "512M",
+        "-device", iommu,
+        "-device", "pcie-root-port,id=rp1,bus=pcie.0,addr=0x2,chassis=1,slot=1",
+        "-device", "ats-testdev,id=dut,bus=rp1",
+        "-kernel", "/b/Image",
+        "-initrd", "/b/initramfs.cpio",
+        "-append", "console=ttyAMA0 loglevel=7 panic=-1 printk.time=1 iommu.strict=1",
+        "-chardev", "file,id=console,path=/r/cell/serial.log",
+        "-serial", "chardev:console",
+        "-chardev", "socket,id=agent,path=/r/cell/agent.sock,server=on,wait=off",
+        "-serial", "chardev:agent",
+        "-chardev", "socket,id=qmp,path=/r/cell/qmp.sock",
+        "-mon", "chardev=qmp,mode=control",
+        "-D", "/r/cell/qemu-debug.log",
+        "-msg", "timestamp=on",
+        "-trace", "smmuv3_atc_inv_submit",
+        "-trace", "smmuv3_atc_inv_complete",
+        "-trace", "smmuv3_atc_inv_sync_timeout",
+        "-trace", "smmuv3_cmdq_err_ack",
+        "-trace", "ats_testdev_*",
+    ]
+
+
 class QemuCommand(unittest.TestCase):
     """The exact command line: any change to it shows up here as a diff
     (and is then also a change to every cell's command.sh)."""
@@ -120,6 +163,28 @@ class QemuCommand(unittest.TestCase):
         self.assertEqual(self.command("scalable"), golden(
             "intel-iommu,id=iommu,intremap=on,device-iotlb=on,devtlb-timeout-ms=50,"
             "x-scalable-mode=on", "sm_on"))
+
+    def test_smmuv3(self):
+        """The scenario's [smmuv3] iommu after arm-smmuv3's own properties;
+        the [scenario] section's (intel-iommu's) nowhere."""
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, "golden.scenario")
+            with open(p, "w") as f:
+                f.write(textwrap.dedent(GOLDEN_SMMUV3).replace(
+                    "trace = ", "modes = legacy smmuv3\ntrace = "))
+            s = scenario.load(p)
+        self.assertEqual(
+            qemu_command(GOLDEN_ARM64_PATHS, s.in_mode("smmuv3"), "/r/cell", "tcg", "smmuv3"),
+            golden_smmuv3("arm-smmuv3,id=iommu,primary-bus=pcie.0,ats=on,atc-inv-timeout-ms=50"))
+        # The legacy cell of the same file is the golden x86 one.
+        self.assertEqual(qemu_command(GOLDEN_PATHS, s.in_mode("legacy"), "/r/cell", "tcg",
+                                      "legacy"), self.command("legacy"))
+
+    def test_smmuv3_default_properties(self):
+        s = dataclasses.replace(self.scenario, modes=["smmuv3"])
+        self.assertEqual(
+            qemu_command(GOLDEN_ARM64_PATHS, s.in_mode("smmuv3"), "/r/cell", "tcg", "smmuv3"),
+            golden_smmuv3("arm-smmuv3,id=iommu,primary-bus=pcie.0,ats=on"))
 
     def test_kvm_changes_only_machine_and_accel(self):
         tcg, kvm = self.command("legacy"), self.command("legacy", "kvm")

@@ -138,12 +138,13 @@ class Pool(unittest.TestCase):
         s2 = scenario.load(os.path.join(TOP, "scenarios", "hung-device-dma.scenario"))
         patched = kernels.builtin(os.path.join(d, "build"), "patched")
         cells = [main.Cell(s, "legacy", patched, 0), main.Cell(s2, "legacy", patched, 0)]
-        a = argparse.Namespace(jobs=2, qemu="/nonexistent", accel="tcg", boot="snapshot")
+        a = argparse.Namespace(jobs=2, accel="tcg", boot="snapshot")
         # The workers are forked while the QMP library cannot be imported.
         with mock.patch.dict(sys.modules, NO_QMP), \
                 contextlib.redirect_stderr(io.StringIO()):
             results = [r for _, r in main.run_cells(cells, os.path.join(d, "build"),
-                                                    os.path.join(d, "results"), a, 0)]
+                                                    os.path.join(d, "results"), a, 0,
+                                                    {"x86_64": "/nonexistent"})]
         self.assertEqual([(r.scenario, r.outcome) for r in results],
                          [("device-del-idle", "error"), ("hung-device-dma", "error")])
         for r in results:

@@ -27,8 +27,13 @@ class ShippedScenarios(unittest.TestCase):
             with self.subTest(s.name):
                 self.assertTrue(s.description)
                 self.assertTrue(s.steps)
-                for k in scenario.STATED:
-                    self.assertIn(k, s.expect, "%s: no expectation for %s" % (s.name, k))
+                if set(s.modes) & set(scenario.DEFAULT_MODES):
+                    for k in scenario.STATED:
+                        self.assertIn(k, s.expect, "%s: no expectation for %s" % (s.name, k))
+                if "smmuv3" in s.modes:
+                    self.assertIn("mainline-arm64", s.expect,
+                                  "%s: runs in smmuv3, no expectation for mainline-arm64"
+                                  % s.name)
 
 
 class Malformed(unittest.TestCase):
@@ -129,6 +134,7 @@ class Malformed(unittest.TestCase):
     def test_modes(self):
         self.assertEqual(self.load(MINIMAL).modes, ["legacy", "scalable"])
         self.assertEqual(self.load(MINIMAL + "modes = scalable\n").modes, ["scalable"])
+        self.assertEqual(self.load(MINIMAL + "modes = smmuv3\n").modes, ["smmuv3"])
         self.assertRejected(MINIMAL + "modes = nested\n", "modes must be among")
 
     def test_cycles(self):
@@ -163,6 +169,104 @@ class Malformed(unittest.TestCase):
 
     def test_bad_timeout(self):
         self.assertRejected(MINIMAL + "timeout = soon\n", "invalid literal")
+
+
+SMMUV3 = MINIMAL + """modes = legacy scalable smmuv3
+require =
+    DMAR: IOMMU enabled
+    pciehp: Slot
+trace = vtd_devtlb_inv_*
+[smmuv3]
+require =
+    arm-smmu-v3 .*: oas
+    pciehp: Slot
+trace = smmuv3_*
+[mainline-arm64]
+expect = fail
+signature = CMD_SYNC timeout
+"""
+
+
+class Modes(unittest.TestCase):
+    """A mode's section ([smmuv3]) in place of the [scenario] section's
+    keys in that mode, and what the loader refuses."""
+    load = Malformed.load
+    assertRejected = Malformed.assertRejected
+
+    def test_mode_section_replaces(self):
+        s = self.load(SMMUV3)
+        self.assertEqual(s.modes, ["legacy", "scalable", "smmuv3"])
+        m = s.in_mode("smmuv3")
+        self.assertEqual(m.require, ["arm-smmu-v3 .*: oas", "pciehp: Slot"])
+        self.assertEqual(m.trace, ["smmuv3_*"])
+        self.assertEqual(m.iommu, "")           # arm-smmuv3's defaults
+        self.assertEqual(m.forbid, s.forbid)    # not in [smmuv3]: the scenario's
+        # The x86 modes: the scenario as written, the same object.
+        self.assertIs(s.in_mode("legacy"), s)
+        self.assertEqual(s.iommu, "intremap=on,device-iotlb=on")
+        self.assertEqual(s.expectation("mainline-arm64").signature, "CMD_SYNC timeout")
+        # Held to nothing else: no [mainline-arm64], a pass.
+        s = self.load(SMMUV3.replace("[mainline-arm64]\nexpect = fail\n"
+                                     "signature = CMD_SYNC timeout\n", ""))
+        self.assertEqual(s.expectation("mainline-arm64").outcome, "pass")
+
+    def test_iommu_per_machine(self):
+        s = self.load(SMMUV3.replace("[smmuv3]\n", "[smmuv3]\niommu = atc-inv-timeout-ms=2000\n")
+                      .replace("trace = vtd", "iommu = intremap=on,devtlb-timeout-ms=2000\n"
+                               "trace = vtd"))
+        self.assertEqual(s.in_mode("smmuv3").iommu, "atc-inv-timeout-ms=2000")
+        self.assertEqual(s.in_mode("scalable").iommu, "intremap=on,devtlb-timeout-ms=2000")
+        # intel-iommu's properties in the file, none said for arm-smmuv3
+        self.assertRejected(SMMUV3.replace("trace = vtd", "iommu = intremap=on\ntrace = vtd"),
+                            "iommu = intremap=on is intel-iommu's; the scenario runs in "
+                            "smmuv3 too, on arm-smmuv3: give [smmuv3] iommu")
+        # ... but --set iommu=... for a run is no mistake in the file
+        s = self.load(SMMUV3, sets=["iommu=intremap=on,devtlb-timeout-ms=50",
+                                    "smmuv3.iommu=atc-inv-timeout-ms=50"])
+        self.assertEqual(s.in_mode("smmuv3").iommu, "atc-inv-timeout-ms=50")
+        self.assertEqual(s.in_mode("legacy").iommu, "intremap=on,devtlb-timeout-ms=50")
+
+    def test_another_viommus_lines_refused(self):
+        self.assertRejected(SMMUV3.replace("[smmuv3]\nrequire =\n    arm-smmu-v3 .*: oas\n"
+                                           "    pciehp: Slot\n", "[smmuv3]\n"),
+                            "require: 'DMAR: IOMMU enabled' names 'DMAR', another vIOMMU's, "
+                            "and the scenario runs in smmuv3 (arm-smmuv3): give [smmuv3] "
+                            "require")
+        self.assertRejected(SMMUV3.replace("trace = smmuv3_*\n", ""),
+                            "trace: 'vtd_devtlb_inv_*' names 'vtd_'")
+        self.assertRejected(SMMUV3.replace("modes = legacy scalable smmuv3\n", "")
+                            .replace("[smmuv3]", "[legacy]"),
+                            "require: 'arm-smmu-v3 .*: oas' names 'arm-smmu-v3'")
+        self.assertRejected(SMMUV3.replace("signature = CMD_SYNC", "signature = DMAR: ITE"),
+                            "[mainline-arm64] 'DMAR: ITE timeout' names 'DMAR', another vIOMMU's "
+                            "than arm64 kernels boot with")
+
+    def test_sections_for_modes_and_kernels_it_runs(self):
+        self.assertRejected(MINIMAL + "[smmuv3]\nrequire = x\n",
+                            "[smmuv3] is for a mode the scenario does not run in")
+        self.assertRejected(MINIMAL + "[mainline-arm64]\nexpect = pass\n",
+                            "[mainline-arm64] is for an arm64 kernel, and the scenario runs "
+                            "in no mode of that architecture")
+        self.assertRejected(SMMUV3 + "[smmuv3]\n", "section 'smmuv3' already exists")
+        self.assertRejected(SMMUV3.replace("[smmuv3]\n", "[smmuv3]\nsteps = guest ping\n"),
+                            "[smmuv3] unknown key(s) steps: a mode's section has iommu, "
+                            "require, forbid, trace, trace-order, trace-forbid")
+        self.assertRejected(SMMUV3.replace("trace = smmuv3_*", "trace =\ntrace-order = x"),
+                            "trace-order needs trace: the events to record (in mode smmuv3)")
+        self.assertRejected(MINIMAL + "modes = smmuv3 vt-d\n", "modes must be among "
+                            "legacy, scalable, smmuv3")
+
+    def test_set_mode_keys(self):
+        self.assertEqual(scenario.parse_override("smmuv3.iommu=atc-inv-timeout-ms=50"),
+                         ("smmuv3", "iommu", "atc-inv-timeout-ms=50"))
+        for bad in ("smmuv3.steps=x", "smmuv3.expect=fail", "virt.iommu=x"):
+            with self.subTest(bad), self.assertRaises(scenario.ScenarioError) as cm:
+                scenario.parse_override(bad)
+            self.assertIn("MODE.KEY=VALUE, MODE one of legacy, scalable, smmuv3",
+                          str(cm.exception))
+        # A --set of a mode's key on a scenario that does not run in it: no error
+        s = self.load(MINIMAL, sets=["smmuv3.iommu=atc-inv-timeout-ms=50"])
+        self.assertEqual(s.modes, ["legacy", "scalable"])
 
 
 class Topology(unittest.TestCase):

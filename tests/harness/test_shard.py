@@ -12,7 +12,7 @@ import tempfile
 import unittest
 from types import SimpleNamespace
 
-from harness import main, merge, run_files, scenario, shard
+from harness import kernels, main, merge, modes, run_files, scenario, shard
 from harness.runner import RESULT_FILE, cell_dir
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -24,12 +24,15 @@ def scen(name, timeout=90, cycles=0):
                            cycle=[None] * bool(cycles))
 
 
-def default_matrix(kernels=tuple(k for k in scenario.KERNELS if k not in scenario.LANES)):
+def default_matrix(names=tuple(kernels.resolve(["all"], "/nonexistent-build"))):
     """The cells of the default group, as main builds them (the debug
-    kernel's lane is no column of it)."""
+    kernel's lane is no column of it, nor the arm64 kernel, and no mode
+    of a group of its own, smmuv3, is asked for)."""
     ss = [s for s in scenario.load_dir(os.path.join(TOP, "scenarios"))
           if "default" in s.groups]
-    return [(s, m, k) for s in ss for m in s.modes for k in kernels]
+    ks = [kernels.builtin("/nonexistent-build", getattr(k, "label", k)) for k in names]
+    return [(c.scenario, c.mode, c.kernel.label) for c in main.matrix(
+        ss, main.asked_modes("all", ["default"]), ks, ["default"])]
 
 
 class Spec(unittest.TestCase):
@@ -150,14 +153,17 @@ class Cost(unittest.TestCase):
         self.addCleanup(shutil.rmtree, d)
         scen_dir = os.path.join(d, "scenarios")
         os.makedirs(scen_dir)
-        for name in ("s", "t"):
+        for name, modes_ in (("s", ""), ("t", ""), ("u", "modes = smmuv3\n")):
             with open(os.path.join(scen_dir, name + ".scenario"), "w") as f:
-                f.write("[scenario]\ndescription = x\ntimeout = 100\n"
+                f.write("[scenario]\ndescription = x\ntimeout = 100\n" + modes_ +
                         "steps =\n    guest ping\n")
         run = os.path.join(d, "run")
         for cell, secs, outcome in (("s.legacy.patched", 7.04, "pass"),
                                     ("s.legacy.o-series", 70, "pass"),
-                                    ("t.legacy.patched", 99, "error")):
+                                    ("t.legacy.patched", 99, "error"),
+                                    # no cell of the matrix: x86 mode, arm64 kernel
+                                    ("s.legacy.mainline-arm64", 50, "pass"),
+                                    ("u.smmuv3.mainline-arm64", 9, "pass")):
             os.makedirs(os.path.join(run, cell))
             with open(os.path.join(run, cell, RESULT_FILE), "w") as f:
                 json.dump({"scenario": cell.split(".")[0], "kernel": cell.split(".")[2],
@@ -166,10 +172,11 @@ class Cost(unittest.TestCase):
         path = os.path.join(d, "costs.json")
         with open(path, "w") as f:
             json.dump({"cells": {"s.legacy.patched": 1.0, "s.scalable.unpatched": 30.0}}, f)
-        self.assertEqual(shard.update_costs([run], scen_dir, path), 1)
+        self.assertEqual(shard.update_costs([run], scen_dir, path), 2)
         got = shard.load_costs(path)
-        self.assertEqual(got["cells"], {"s.legacy.patched": 7.0, "s.scalable.unpatched": 30.0})
-        self.assertEqual(got["seconds_per_timeout"], 0.185)   # median of 0.07, 0.3
+        self.assertEqual(got["cells"], {"s.legacy.patched": 7.0, "s.scalable.unpatched": 30.0,
+                                        "u.smmuv3.mainline-arm64": 9.0})
+        self.assertEqual(got["seconds_per_timeout"], 0.09)   # median of 0.07, 0.09, 0.3
 
     def test_committed_table(self):
         """The committed table covers the default matrix."""

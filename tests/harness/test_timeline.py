@@ -82,6 +82,22 @@ class Timeline(unittest.TestCase):
                          ["ite_recoveries_ms"], [2003.0])
         self.assertIn("ite_unrecovered", timeline.figures(evs, end=1002.2))
 
+    def test_qemu_10_2_stamps(self):
+        """QEMU 10.2's log backend stamps a trace line with the UTC time, as
+        every log line with -msg timestamp=on (a recorded q35 cell's)."""
+        evs = self._events(
+            "2026-12-01T21:49:38.790871Z vtd_devtlb_inv_submit sid=0x0100 itag=0 "
+            "pasid=0xffffffff global=0 addr=0xffffc000 mask=0x1fff\n"
+            "2026-12-01T21:49:38.890871Z vtd_devtlb_inv_timeout sid=0x0100 itag=0\n"
+            "2026-12-01T21:49:38.893871Z vtd_inv_qi_ite_clear head=4\n"
+            "2026-12-01T21:49:38.893900Z qemu-system-x86_64: not a trace line\n")
+        self.assertEqual([(e.lane, e.device) for e in evs],
+                         [("submitted", "0x0100"), ("timed out", "0x0100"),
+                          ("ITE cleared", "")])
+        self.assertAlmostEqual(evs[0].t, 1796161778.790871, places=5)
+        f = timeline.figures(evs, end=evs[-1].t + 0.2, powered_off=True)
+        self.assertEqual((f["ite"], f["ite_recoveries_ms"]), (1, [103.0]))
+
     def test_cycles_give_one_figure_each(self):
         lines, qmp_entries = [], []
         for n in range(3):
