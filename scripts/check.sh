@@ -16,6 +16,9 @@
 #   scenarios  the scenarios of the 'default' group, in both vIOMMU modes,
 #              on the four gating kernels: the 6.12 pair (patched,
 #              unpatched) and the mainline pair (mainline, mainline-base);
+#   smmuv3     the scenarios of the 'smmuv3' group on the arm64 guest
+#              (mainline-arm64) behind arm-smmuv3 on virt; ITE_SMMUV3=0
+#              leaves it out;
 #   bisect     bisect-kernel.sh on the lab's kernel series as a git tree
 #              (docs/bisect.md): it must find the commit that fixes
 #              hung-device-dma. Its out-of-tree kernel build takes about
@@ -42,6 +45,7 @@ set -uo pipefail
 "$ITE_TOP/scripts/build-all.sh" || die "build failed; nothing was tested"
 
 suites=(unit lint qtests scenarios)
+[ "${ITE_SMMUV3:-1}" = 0 ] || suites+=(smmuv3)
 [ "${ITE_BISECT:-1}" = 0 ] || suites+=(bisect)
 status=0
 case ${ITE_DEBUG_KERNEL:-1} in
