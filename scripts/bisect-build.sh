@@ -36,7 +36,9 @@ if [ "$component" = qemu ]; then
 	CCACHE_BASEDIR=$(dirname "$dir")
 	(cd "$bld" && "$dir/configure" "${QEMU_CONFIGURE_ARGS[@]}" >"$bld/configure.log" 2>&1) ||
 		die "configure failed; see $bld/configure.log"
-	build() { ninja -C "$bld" -j "$ITE_JOBS" qemu-system-x86_64; }
+	targets=()
+	for t in "${QEMU_TARGETS[@]}"; do targets+=("qemu-system-$t"); done
+	build() { ninja -C "$bld" -j "$ITE_JOBS" "${targets[@]}"; }
 else
 	kconfig_lab "$dir" "$bld" "$bld/config.log" CC="ccache gcc" HOSTCC="ccache gcc" ||
 		die "kernel configuration failed"
