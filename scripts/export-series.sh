@@ -23,8 +23,10 @@ out=$(series_dir "$component") ||
 mkdir -p "$out"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-# Stable output: no commit ids or version trailers that change on rebase.
-git -C "$dir" format-patch -q --zero-commit --no-signature --no-numbered \
+# Stable output: no commit ids or version trailers that change on rebase,
+# and blob ids abbreviated to a fixed length (git's default grows with the
+# tree's object count, so a fresh work tree would rewrite every index line).
+git -C "$dir" -c core.abbrev=8 format-patch -q --zero-commit --no-signature --no-numbered \
 	-o "$tmp" ite-lab-base..HEAD
 find "$out" -maxdepth 1 -name '*.patch' ! -name "$cover" -delete
 # Keep the series file's leading comment block.
