@@ -761,7 +761,7 @@ static unsigned trace_count(const char *log, const char *event, uint32_t sid)
 
     while ((p = strstr(p, key))) {
         p += strlen(key);
-        n += strtoul(p, NULL, 0) == sid;
+        n += g_ascii_strtoull(p, NULL, 0) == sid;
     }
     return n;
 }
