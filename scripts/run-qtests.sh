@@ -3,13 +3,18 @@
 # Builds and runs the QEMU qtests ite-lab cares about against ite-lab's
 # QEMU: those of tests/qtests.list (its own, and upstream's for the code
 # the series changes), or ITE_QTESTS (a space-separated list), or the ones
-# named.
+# named. A QTEST is PROGRAM@TARGET (smmuv3-ats-test@aarch64), or PROGRAM:
+# on every target tests/qtests.list gives it (x86_64 for a program it does
+# not name). tests/qtests.list is the one place that says which program
+# runs on which target (qemu-system-TARGET).
 # Prints TAP: every test case of every program, numbered across them
-# ("ok 3 - ats-testdev-test: /x86_64/ats-testdev/..."). A program that
+# ("ok 3 - ats-testdev-test: /x86_64/ats-testdev/..."; a program run on
+# another target than x86_64 is named PROGRAM@TARGET). A program that
 # crashed or timed out between its test cases, or whose output has a
 # sanitizer report, adds a "not ok" of its own. The tail of a failed
 # program's output goes to stderr (as comments), which is what meson shows
-# of a failed test. meson runs each program as a test of suite 'qtests'.
+# of a failed test. meson runs each program and target as a test of suite
+# 'qtests'.
 #
 # ITE_QEMU_FLAVOUR=qemu-asan runs them against the sanitizer build
 # (scripts/build/build-qemu.sh --asan, ninja -C build qemu-asan), with the
@@ -18,13 +23,34 @@
 set -uo pipefail
 . "$(dirname "$0")/lib/lib.sh"
 
+list=$ITE_TOP/tests/qtests.list
+# The list's entries, "PROGRAM TARGET..." a line (comments and blank lines
+# dropped; no target means x86_64)
+list_entries() {
+	sed -e 's/#.*//' -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' -e '/^$/d' "$list" |
+		awk '{ if (NF == 1) print $1, "x86_64"; else print }'
+}
+# PROGRAM@TARGET for each target of QTEST (PROGRAM or PROGRAM@TARGET)
+expand() {
+	local targets
+	case $1 in
+	*@*) echo "$1"; return ;;
+	esac
+	targets=$(list_entries | awk -v p="$1" '$1 == p { $1 = ""; print }')
+	for t in ${targets:-x86_64}; do echo "$1@$t"; done
+}
+
 if [ $# -gt 0 ]; then
-	qtests=("$@")
+	named=("$@")
 elif [ -n "${ITE_QTESTS:-}" ]; then
-	read -r -a qtests <<<"$ITE_QTESTS"
+	read -r -a named <<<"$ITE_QTESTS"
 else
-	mapfile -t qtests < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$ITE_TOP/tests/qtests.list")
+	mapfile -t named < <(list_entries | awk '{ print $1 }')
 fi
+runs=()
+for q in "${named[@]}"; do
+	mapfile -t -O "${#runs[@]}" runs < <(expand "$q")
+done
 flavour=${ITE_QEMU_FLAVOUR:-qemu}
 bld=$ITE_BUILD/$flavour/build
 sanitized=0
@@ -44,9 +70,15 @@ if [ "$flavour" = qemu-asan ]; then
 fi
 
 echo "TAP version 13"
-[ -x "$bld/qemu-system-x86_64" ] || { echo "Bail out! QEMU is not built (ninja -C build $flavour)"; exit 1; }
 targets=()
-for t in "${qtests[@]}"; do targets+=("tests/qtest/$t"); done
+for r in "${runs[@]}"; do
+	q=qemu-system-${r#*@}
+	[ -x "$bld/$q" ] || { echo "Bail out! $q is not built (ninja -C build $flavour)"; exit 1; }
+	case " ${targets[*]} " in
+	*" tests/qtest/${r%@*} "*) ;;
+	*) targets+=("tests/qtest/${r%@*}") ;;
+	esac
+done
 build_log=$ITE_BUILD/qtests-build${flavour#qemu}.log
 if ! ninja -C "$bld" "${targets[@]}" >"$build_log" 2>&1; then
 	tail -n 20 "$build_log" | sed 's/^/# /' >&2
@@ -65,10 +97,14 @@ result() {
 		failed=$((failed + 1))
 	fi
 }
-for t in "${qtests[@]}"; do
+for r in "${runs[@]}"; do
+	prog=${r%@*} arch=${r#*@}
+	# its name in the TAP lines
+	t=$prog
+	[ "$arch" = x86_64 ] || t=$r
 	log "qtest: $t"
-	out=$(cd "$bld" && QTEST_QEMU_BINARY=./qemu-system-x86_64 \
-		timeout 300 "tests/qtest/$t" --tap 2>&1)
+	out=$(cd "$bld" && QTEST_QEMU_BINARY=./qemu-system-$arch \
+		timeout 300 "tests/qtest/$prog" --tap 2>&1)
 	rc=$?
 	before=$failed
 	# Its test cases, renumbered; a bail-out is a failed case.
