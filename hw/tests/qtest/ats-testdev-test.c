@@ -26,6 +26,7 @@
 #include "hw/i386/intel_iommu_internal.h"
 #include "hw/pci/pci_regs.h"
 #include "hw/misc/ats-testdev.h"
+#include "ats-testdev-qtest.h"
 
 #define IOMMU_BASE      0xfed90000ULL
 #define ECAM_BASE       0xb0000000ULL   /* q35 PCIEXBAR, set up by the test */
@@ -65,48 +66,9 @@ static uint64_t ecam(uint16_t off)
     return ECAM_BASE + (DUT_DEVFN << 12) + off;
 }
 
-static uint32_t reg_read(Env *e, uint32_t reg)
-{
-    return qpci_io_readl(e->dev, e->bar, reg);
-}
-
-static void reg_write(Env *e, uint32_t reg, uint32_t val)
-{
-    qpci_io_writel(e->dev, e->bar, reg, val);
-}
-
-static uint64_t atd_stat(Env *e, unsigned idx)
-{
-    return qpci_io_readq(e->dev, e->bar, ATD_REG_STATS + 8 * idx);
-}
-
-static uint32_t run_cmd(Env *e, uint32_t cmd, uint64_t src, uint64_t dst,
-                        uint32_t len)
-{
-    qpci_io_writeq(e->dev, e->bar, ATD_REG_SRC, src);
-    qpci_io_writeq(e->dev, e->bar, ATD_REG_DST, dst);
-    reg_write(e, ATD_REG_LEN, len);
-    reg_write(e, ATD_REG_CMD, cmd);
-    return reg_read(e, ATD_REG_STATUS);
-}
-
 static void set_ats(Env *e, bool on)
 {
-    qtest_writew(e->qts, ecam(ATS_TESTDEV_ATS_OFFSET + 6), on ? 0x8000 : 0);
-}
-
-static void qom_set_bool(Env *e, const char *prop, bool val)
-{
-    qtest_qmp_assert_success(e->qts,
-        "{'execute': 'qom-set', 'arguments': {'path': '/machine/peripheral/dut',"
-        " 'property': %s, 'value': %i}}", prop, val);
-}
-
-static void qom_set_uint(Env *e, const char *prop, unsigned val)
-{
-    qtest_qmp_assert_success(e->qts,
-        "{'execute': 'qom-set', 'arguments': {'path': '/machine/peripheral/dut',"
-        " 'property': %s, 'value': %u}}", prop, val);
+    atd_set_ats(e->qts, ecam(0), on);
 }
 
 static uint64_t qom_get_path(Env *e, const char *path, const char *prop)
@@ -362,10 +324,12 @@ static void test_config_space(void)
                     ==, 0x1000f);
     g_assert_cmphex(qtest_readw(e->qts, ecam(ATS_TESTDEV_ATS_OFFSET + 6)),
                     ==, 0);
-    g_assert_cmphex(reg_read(e, ATD_REG_MAGIC), ==, ATS_TESTDEV_MAGIC);
-    g_assert_cmpuint(reg_read(e, ATD_REG_VERSION), ==, ATS_TESTDEV_REVISION);
-    g_assert_cmphex(reg_read(e, ATD_REG_STATUS), ==, ATD_ST_IDLE);
-    g_assert_cmpuint(reg_read(e, ATD_REG_ATC_SIZE), ==, 64);
+    g_assert_cmphex(atd_readl(e->dev, e->bar, ATD_REG_MAGIC),
+                    ==, ATS_TESTDEV_MAGIC);
+    g_assert_cmpuint(atd_readl(e->dev, e->bar, ATD_REG_VERSION),
+                     ==, ATS_TESTDEV_REVISION);
+    g_assert_cmphex(atd_readl(e->dev, e->bar, ATD_REG_STATUS), ==, ATD_ST_IDLE);
+    g_assert_cmpuint(atd_readl(e->dev, e->bar, ATD_REG_ATC_SIZE), ==, 64);
     env_stop(e);
 }
 
@@ -374,26 +338,27 @@ static void test_bad_input(void)
     Env *e = env_start(false);
     QDict *rsp;
 
-    g_assert_cmphex(run_cmd(e, 99, 0, 0, 16), ==, ATD_ST_BAD_CMD);
-    g_assert_cmphex(run_cmd(e, ATD_CMD_COPY, DATA_PHYS, DATA_PHYS, 0), ==,
-                    ATD_ST_BAD_LEN);
-    g_assert_cmphex(run_cmd(e, ATD_CMD_COPY, DATA_PHYS, DATA_PHYS,
+    g_assert_cmphex(atd_run(e->dev, e->bar, 99, 0, 0, 16), ==, ATD_ST_BAD_CMD);
+    g_assert_cmphex(atd_run(e->dev, e->bar, ATD_CMD_COPY, DATA_PHYS, DATA_PHYS,
+                            0), ==, ATD_ST_BAD_LEN);
+    g_assert_cmphex(atd_run(e->dev, e->bar, ATD_CMD_COPY, DATA_PHYS, DATA_PHYS,
                             ATS_TESTDEV_MAX_LEN + 1), ==, ATD_ST_BAD_LEN);
-    g_assert_cmphex(run_cmd(e, ATD_CMD_FILL, 0, UINT64_MAX - 8, 16), ==,
-                    ATD_ST_BAD_ADDR);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_DMA_ERRORS), ==, 4);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_DMA_COMMANDS), ==, 0);
+    g_assert_cmphex(atd_run(e->dev, e->bar, ATD_CMD_FILL, 0, UINT64_MAX - 8,
+                            16), ==, ATD_ST_BAD_ADDR);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_DMA_ERRORS), ==, 4);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_DMA_COMMANDS), ==, 0);
 
     /* Read-only and unknown registers ignore writes; unknown reads are 0 */
-    reg_write(e, ATD_REG_MAGIC, 0);
-    reg_write(e, 0x800, 0xffffffff);
-    g_assert_cmphex(reg_read(e, ATD_REG_MAGIC), ==, ATS_TESTDEV_MAGIC);
-    g_assert_cmphex(reg_read(e, 0x800), ==, 0);
+    atd_writel(e->dev, e->bar, ATD_REG_MAGIC, 0);
+    atd_writel(e->dev, e->bar, 0x800, 0xffffffff);
+    g_assert_cmphex(atd_readl(e->dev, e->bar, ATD_REG_MAGIC),
+                    ==, ATS_TESTDEV_MAGIC);
+    g_assert_cmphex(atd_readl(e->dev, e->bar, 0x800), ==, 0);
 
     /* No bus mastering, no DMA */
     qpci_config_writew(e->dev, PCI_COMMAND, PCI_COMMAND_MEMORY);
-    g_assert_cmphex(run_cmd(e, ATD_CMD_FILL, 0, DATA_PHYS, 16), ==,
-                    ATD_ST_NO_MASTER);
+    g_assert_cmphex(atd_run(e->dev, e->bar, ATD_CMD_FILL, 0, DATA_PHYS, 16),
+                    ==, ATD_ST_NO_MASTER);
 
     /* A bad property is refused at realize, with the reason */
     rsp = qtest_qmp(e->qts, "{'execute': 'device_add', 'arguments': {"
@@ -429,13 +394,14 @@ static void test_untranslated(void)
 {
     Env *e = env_start(true);
 
-    reg_write(e, ATD_REG_PATTERN, 0xa5a5a5a5);
-    g_assert_cmphex(run_cmd(e, ATD_CMD_FILL, 0, IOVA_BASE, 0x2000), ==,
-                    ATD_ST_OK);
+    atd_writel(e->dev, e->bar, ATD_REG_PATTERN, 0xa5a5a5a5);
+    g_assert_cmphex(atd_run(e->dev, e->bar, ATD_CMD_FILL, 0, IOVA_BASE, 0x2000),
+                    ==, ATD_ST_OK);
     g_assert_cmphex(qtest_readl(e->qts, DATA_PHYS + 0x1ffc), ==, 0xa5a5a5a5);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_UNTRANSLATED), ==, 2);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_TRANSLATION_REQS), ==, 0);
-    g_assert_cmpuint(reg_read(e, ATD_REG_ATC_ENTRIES), ==, 0);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_UNTRANSLATED), ==, 2);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_TRANSLATION_REQS),
+                     ==, 0);
+    g_assert_cmpuint(atd_readl(e->dev, e->bar, ATD_REG_ATC_ENTRIES), ==, 0);
     env_stop(e);
 }
 
@@ -445,22 +411,23 @@ static void test_atc_fill_hit(void)
 
     set_ats(e, true);
     qtest_memset(e->qts, DATA_PHYS, 0x5a, 0x2000);
-    g_assert_cmphex(run_cmd(e, ATD_CMD_COPY, IOVA_BASE, IOVA_BASE + 0x4000,
-                            0x2000), ==, ATD_ST_OK);
+    g_assert_cmphex(atd_run(e->dev, e->bar, ATD_CMD_COPY, IOVA_BASE,
+                            IOVA_BASE + 0x4000, 0x2000), ==, ATD_ST_OK);
     g_assert_cmphex(qtest_readb(e->qts, DATA_PHYS + 0x5fff), ==, 0x5a);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_ATC_MISSES), ==, 4);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_TRANSLATION_REQS), ==, 4);
-    g_assert_cmpuint(reg_read(e, ATD_REG_ATC_ENTRIES), ==, 4);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_ATC_MISSES), ==, 4);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_TRANSLATION_REQS),
+                     ==, 4);
+    g_assert_cmpuint(atd_readl(e->dev, e->bar, ATD_REG_ATC_ENTRIES), ==, 4);
 
-    g_assert_cmphex(run_cmd(e, ATD_CMD_COMPARE, IOVA_BASE, IOVA_BASE + 0x4000,
-                            0x2000), ==, ATD_ST_OK);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_ATC_HITS), ==, 4);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_STALE_USES), ==, 0);
+    g_assert_cmphex(atd_run(e->dev, e->bar, ATD_CMD_COMPARE, IOVA_BASE,
+                            IOVA_BASE + 0x4000, 0x2000), ==, ATD_ST_OK);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_ATC_HITS), ==, 4);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_STALE_USES), ==, 0);
     g_assert_cmpuint(qom_get_uint(e, "atc-hits"), ==, 4);
 
     /* Disabling ATS in config space empties the ATC */
     set_ats(e, false);
-    g_assert_cmpuint(reg_read(e, ATD_REG_ATC_ENTRIES), ==, 0);
+    g_assert_cmpuint(atd_readl(e->dev, e->bar, ATD_REG_ATC_ENTRIES), ==, 0);
     env_stop(e);
 }
 
@@ -469,12 +436,12 @@ static void test_translation_ur(void)
     Env *e = env_start(true);
 
     set_ats(e, true);
-    g_assert_cmphex(run_cmd(e, ATD_CMD_FILL, 0, IOVA_BASE + 0x100000, 16), ==,
-                    ATD_ST_TRANSLATION);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_TRANSLATION_UR), ==, 1);
+    g_assert_cmphex(atd_run(e->dev, e->bar, ATD_CMD_FILL, 0,
+                            IOVA_BASE + 0x100000, 16), ==, ATD_ST_TRANSLATION);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_TRANSLATION_UR), ==, 1);
     g_assert_cmphex(qpci_io_readq(e->dev, e->bar, ATD_REG_FAULT_ADDR), ==,
                     IOVA_BASE + 0x100000);
-    g_assert_cmpuint(reg_read(e, ATD_REG_ATC_ENTRIES), ==, 0);
+    g_assert_cmpuint(atd_readl(e->dev, e->bar, ATD_REG_ATC_ENTRIES), ==, 0);
     env_stop(e);
 }
 
@@ -482,9 +449,7 @@ static void test_translation_ur(void)
 static void fill_two(Env *e)
 {
     set_ats(e, true);
-    g_assert_cmphex(run_cmd(e, ATD_CMD_COMPARE, IOVA_BASE, IOVA_BASE + 0x1000,
-                            16), ==, ATD_ST_OK);
-    g_assert_cmpuint(reg_read(e, ATD_REG_ATC_ENTRIES), ==, 2);
+    atd_fill_two(e->dev, e->bar, IOVA_BASE);
 }
 
 /*
@@ -499,15 +464,15 @@ static void test_ats_refused(void)
     Env *e = env_start(true);
     fill_two(e);
     qtest_writeq(e->qts, ctx_ats_word(e), ctx_ats_value(e, false));
-    g_assert_cmphex(run_cmd(e, ATD_CMD_COMPARE, IOVA_BASE, IOVA_BASE + 0x1000,
-                            16), ==, ATD_ST_TRANSLATION);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_TRANSLATION_UR), ==, 1);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_ATC_HITS), ==, 1);
+    g_assert_cmphex(atd_run(e->dev, e->bar, ATD_CMD_COMPARE, IOVA_BASE,
+                            IOVA_BASE + 0x1000, 16), ==, ATD_ST_TRANSLATION);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_TRANSLATION_UR), ==, 1);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_ATC_HITS), ==, 1);
 
     qtest_writeq(e->qts, ctx_ats_word(e), ctx_ats_value(e, true));
-    g_assert_cmphex(run_cmd(e, ATD_CMD_COMPARE, IOVA_BASE, IOVA_BASE + 0x1000,
-                            16), ==, ATD_ST_OK);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_ATC_HITS), ==, 3);
+    g_assert_cmphex(atd_run(e->dev, e->bar, ATD_CMD_COMPARE, IOVA_BASE,
+                            IOVA_BASE + 0x1000, 16), ==, ATD_ST_OK);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_ATC_HITS), ==, 3);
     env_stop(e);
 }
 
@@ -518,10 +483,10 @@ static void test_invalidate(void)
     qtest_memset(e->qts, DATA_PHYS, 0, 0x2000);
     fill_two(e);
     invalidate_dev_tlb(e, IOVA_BASE + 0x1000);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_RECEIVED), ==, 1);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_COMPLETED), ==, 1);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_ATC_EVICTIONS), ==, 1);
-    g_assert_cmpuint(reg_read(e, ATD_REG_ATC_ENTRIES), ==, 1);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_INVAL_RECEIVED), ==, 1);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_INVAL_COMPLETED), ==, 1);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_ATC_EVICTIONS), ==, 1);
+    g_assert_cmpuint(atd_readl(e->dev, e->bar, ATD_REG_ATC_ENTRIES), ==, 1);
     env_stop(e);
 }
 
@@ -531,13 +496,13 @@ static void test_drop_knob(void)
 
     qtest_memset(e->qts, DATA_PHYS, 0, 0x2000);
     fill_two(e);
-    qom_set_bool(e, "drop-inval", true);
+    atd_set_bool(e->qts, "dut", "drop-inval", true);
     submit_dev_tlb_inv(e, DUT_SID, IOVA_BASE);
     g_assert(!wait_done(e, submit_wait(e)));
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_DROPPED), ==, 1);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_COMPLETED), ==, 0);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_INVAL_DROPPED), ==, 1);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_INVAL_COMPLETED), ==, 0);
     /* Even an unanswered invalidation stops the use of the translation */
-    g_assert_cmpuint(reg_read(e, ATD_REG_ATC_ENTRIES), ==, 1);
+    g_assert_cmpuint(atd_readl(e->dev, e->bar, ATD_REG_ATC_ENTRIES), ==, 1);
     env_stop(e);
 }
 
@@ -549,17 +514,17 @@ static void test_wait_blocked(void)
 
     qtest_memset(e->qts, DATA_PHYS, 0, 0x2000);
     fill_two(e);
-    qom_set_uint(e, "inval-delay-ms", 50);
+    atd_set_uint(e->qts, "dut", "inval-delay-ms", 50);
     submit_dev_tlb_inv(e, DUT_SID, IOVA_BASE);
     submit_dev_tlb_inv(e, DUT_SID, IOVA_BASE + 0x1000);
     token = submit_wait(e);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_RECEIVED), ==, 2);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_INVAL_RECEIVED), ==, 2);
     g_assert(!wait_done(e, token));
     step_ms(e, 49);
     g_assert(!wait_done(e, token));
     step_ms(e, 2);
     g_assert(wait_done(e, token));
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_COMPLETED), ==, 2);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_INVAL_COMPLETED), ==, 2);
     g_assert_cmphex(fsts(e), ==, 0);
     env_stop(e);
 }
@@ -575,7 +540,7 @@ static void test_qi_disable_blocked(void)
     uint32_t token;
     uint64_t head;
 
-    qom_set_uint(e, "inval-delay-ms", 50);
+    atd_set_uint(e->qts, "dut", "inval-delay-ms", 50);
     submit_dev_tlb_inv(e, DUT_SID, IOVA_BASE);
     token = submit_wait(e);
     /* the pending wait was fetched: IQH is past it, the queue looks empty */
@@ -589,8 +554,8 @@ static void test_qi_disable_blocked(void)
     /* the wait completes with the device */
     g_assert(!wait_done(e, token));
     step_ms(e, 51);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_RECEIVED), ==, 1);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_COMPLETED), ==, 1);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_INVAL_RECEIVED), ==, 1);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_INVAL_COMPLETED), ==, 1);
     g_assert(wait_done(e, token));
     g_assert_cmphex(fsts(e), ==, 0);
     env_stop(e);
@@ -607,7 +572,7 @@ static void test_ite_timeout(void)
     Env *e = env_start(true);
     uint32_t token;
 
-    qom_set_bool(e, "drop-inval", true);
+    atd_set_bool(e->qts, "dut", "drop-inval", true);
     submit_dev_tlb_inv(e, DUT_SID, IOVA_BASE);
     token = submit_wait(e);
     step_ms(e, 99);
@@ -639,7 +604,7 @@ static void test_ite_no_sid(void)
 {
     Env *e = env_start_opts(",ite-sid=off");
 
-    qom_set_bool(e, "drop-inval", true);
+    atd_set_bool(e->qts, "dut", "drop-inval", true);
     submit_dev_tlb_inv(e, DUT_SID, IOVA_BASE);
     submit_wait(e);
     step_ms(e, 101);
@@ -666,7 +631,7 @@ static void test_ice(void)
 {
     Env *e = env_start(true);
 
-    qom_set_bool(e, "inval-error", true);
+    atd_set_bool(e->qts, "dut", "inval-error", true);
     submit_dev_tlb_inv(e, DUT_SID, IOVA_BASE);
     submit_wait(e);
     g_assert_cmphex(fsts(e), ==, VTD_FSTS_ICE);
@@ -682,7 +647,7 @@ static void test_late_completion(void)
 {
     Env *e = env_start(true);
 
-    qom_set_uint(e, "inval-delay-ms", 150);
+    atd_set_uint(e->qts, "dut", "inval-delay-ms", 150);
     submit_dev_tlb_inv(e, DUT_SID, IOVA_BASE);
     submit_wait(e);
     step_ms(e, 101);
@@ -697,7 +662,7 @@ static void test_ite_reset(void)
 {
     Env *e = env_start(true);
 
-    qom_set_bool(e, "drop-inval", true);
+    atd_set_bool(e->qts, "dut", "drop-inval", true);
     submit_dev_tlb_inv(e, DUT_SID, IOVA_BASE);
     submit_wait(e);
     qtest_qmp_assert_success(e->qts, "{'execute': 'system_reset'}");
@@ -721,9 +686,9 @@ static void test_stale_use(void)
     fill_two(e);
     sl_unmap(e, IOVA_BASE);
     iq_submit(e, VTD_INV_DESC_IOTLB | VTD_INV_DESC_IOTLB_GLOBAL, 0);
-    g_assert_cmphex(run_cmd(e, ATD_CMD_COMPARE, IOVA_BASE, IOVA_BASE + 0x1000,
-                            16), ==, ATD_ST_OK);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_STALE_USES), ==, 1);
+    g_assert_cmphex(atd_run(e->dev, e->bar, ATD_CMD_COMPARE, IOVA_BASE,
+                            IOVA_BASE + 0x1000, 16), ==, ATD_ST_OK);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_STALE_USES), ==, 1);
     env_stop(e);
 }
 
@@ -733,8 +698,9 @@ static void test_stale_use(void)
 static void fill_page0(Env *e)
 {
     fill_two(e);
-    reg_write(e, ATD_REG_PATTERN, 0x11111111);
-    g_assert_cmphex(run_cmd(e, ATD_CMD_FILL, 0, IOVA_BASE, 16), ==, ATD_ST_OK);
+    atd_writel(e->dev, e->bar, ATD_REG_PATTERN, 0x11111111);
+    g_assert_cmphex(atd_run(e->dev, e->bar, ATD_CMD_FILL, 0, IOVA_BASE, 16),
+                    ==, ATD_ST_OK);
 }
 
 /*
@@ -751,7 +717,7 @@ static void do_fence_hung(const char *mode)
     uint64_t n;
 
     fill_page0(e);
-    qom_set_bool(e, "hung-dma", true);
+    atd_set_bool(e->qts, "dut", "hung-dma", true);
     step_ms(e, 25);
     g_assert_cmpuint(qom_get_uint(e, "hung-dma-accesses"), >=, 2);
     g_assert_cmpuint(fence(e), ==, 0);  /* the mapping is still there */
@@ -762,8 +728,8 @@ static void do_fence_hung(const char *mode)
     step_ms(e, 50);
     /* not finished for the guest yet: the window is legitimate */
     g_assert_cmpuint(fence(e), ==, 0);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_DROPPED), ==, 1);
-    g_assert_cmpuint(reg_read(e, ATD_REG_ATC_ENTRIES), ==, 2);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_INVAL_DROPPED), ==, 1);
+    g_assert_cmpuint(atd_readl(e->dev, e->bar, ATD_REG_ATC_ENTRIES), ==, 2);
 
     step_ms(e, 51);
     g_assert_cmphex(fsts(e), ==, VTD_FSTS_ITE);
@@ -779,13 +745,13 @@ static void do_fence_hung(const char *mode)
     step_ms(e, 30);
     g_assert_cmpuint(fence(e), >=, n + 2);
     g_assert_cmphex(qtest_readl(e->qts, DATA_PHYS), ==, 0x11111111);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_HUNG_DMA_ACCESSES), ==,
-                     qom_get_uint(e, "hung-dma-accesses"));
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_HUNG_DMA_ACCESSES),
+                     ==, qom_get_uint(e, "hung-dma-accesses"));
     /* the check leaves no trace the guest can see */
     g_assert_cmphex(fsts(e), ==, 0);
 
     /* no longer hung: the engine stops */
-    qom_set_bool(e, "hung-dma", false);
+    atd_set_bool(e->qts, "dut", "hung-dma", false);
     n = fence(e);
     step_ms(e, 30);
     g_assert_cmpuint(fence(e), ==, n);
@@ -814,12 +780,13 @@ static void test_fence_healthy(void)
     sl_unmap(e, IOVA_BASE);
     iotlb_flush(e);
     invalidate_dev_tlb(e, IOVA_BASE);
-    g_assert_cmphex(run_cmd(e, ATD_CMD_FILL, 0, IOVA_BASE, 16), ==,
-                    ATD_ST_TRANSLATION);
-    g_assert_cmphex(run_cmd(e, ATD_CMD_FILL, 0, IOVA_BASE + 0x1000, 16), ==,
-                    ATD_ST_OK);
+    g_assert_cmphex(atd_run(e->dev, e->bar, ATD_CMD_FILL, 0, IOVA_BASE, 16),
+                    ==, ATD_ST_TRANSLATION);
+    g_assert_cmphex(atd_run(e->dev, e->bar, ATD_CMD_FILL, 0, IOVA_BASE + 0x1000,
+                            16), ==, ATD_ST_OK);
     g_assert_cmpuint(fence(e), ==, 0);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_HUNG_DMA_ACCESSES), ==, 0);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_HUNG_DMA_ACCESSES),
+                     ==, 0);
     env_stop(e);
 }
 
@@ -841,23 +808,23 @@ static void do_fence_window(const char *mode)
     invalidate_dev_tlb(e, IOVA_BASE);
     fill_two(e);                        /* page 0 served again */
     sl_unmap(e, IOVA_BASE);
-    g_assert_cmphex(run_cmd(e, ATD_CMD_COMPARE, IOVA_BASE, IOVA_BASE + 0x1000,
-                            16), ==, ATD_ST_OK);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_STALE_USES), ==, 1);
+    g_assert_cmphex(atd_run(e->dev, e->bar, ATD_CMD_COMPARE, IOVA_BASE,
+                            IOVA_BASE + 0x1000, 16), ==, ATD_ST_OK);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_STALE_USES), ==, 1);
     g_assert_cmpuint(fence(e), ==, 0);
     invalidate_dev_tlb(e, IOVA_BASE);
 
     sl_map(e, IOVA_BASE, DATA_PHYS);
-    qom_set_uint(e, "inval-delay-ms", 50);
+    atd_set_uint(e->qts, "dut", "inval-delay-ms", 50);
     submit_dev_tlb_inv(e, DUT_SID, IOVA_BASE + 0x1000);
     token = submit_wait(e);
     fill_two(e);                        /* page 1 served while outstanding */
     step_ms(e, 51);
     g_assert(wait_done(e, token));
     sl_unmap(e, IOVA_BASE + 0x1000);
-    g_assert_cmphex(run_cmd(e, ATD_CMD_COMPARE, IOVA_BASE, IOVA_BASE + 0x1000,
-                            16), ==, ATD_ST_OK);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_STALE_USES), ==, 2);
+    g_assert_cmphex(atd_run(e->dev, e->bar, ATD_CMD_COMPARE, IOVA_BASE,
+                            IOVA_BASE + 0x1000, 16), ==, ATD_ST_OK);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_STALE_USES), ==, 2);
     g_assert_cmpuint(fence(e), ==, 0);
     env_stop(e);
 }
@@ -883,7 +850,7 @@ static void do_fence_refused(const char *mode)
     Env *e = env_start_opts(mode);
 
     fill_page0(e);
-    qom_set_bool(e, "hung-dma", true);
+    atd_set_bool(e->qts, "dut", "hung-dma", true);
     sl_unmap(e, IOVA_BASE);
     submit_dev_tlb_inv(e, DUT_SID, IOVA_BASE);
     submit_wait(e);
@@ -900,7 +867,7 @@ static void do_fence_refused(const char *mode)
     step_ms(e, 30);
     g_assert_cmpuint(fence(e), ==, 0);
     g_assert_cmphex(qtest_readl(e->qts, DATA_PHYS), ==, 0);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_TRANSLATION_UR), >=, 4);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_TRANSLATION_UR), >=, 4);
     env_stop(e);
 }
 
@@ -929,16 +896,16 @@ static void test_flr(void)
     g_assert_cmphex(qtest_readl(e->qts, ecam(ATD_PCIE_DEVCAP)) &
                     PCI_EXP_DEVCAP_FLR, ==, PCI_EXP_DEVCAP_FLR);
     fill_page0(e);
-    qom_set_bool(e, "hung-dma", true);
+    atd_set_bool(e->qts, "dut", "hung-dma", true);
     step_ms(e, 15);
-    hung = atd_stat(e, ATD_STAT_HUNG_DMA_ACCESSES);
+    hung = atd_stat(e->dev, e->bar, ATD_STAT_HUNG_DMA_ACCESSES);
     g_assert_cmpuint(hung, >=, 1);
-    qom_set_bool(e, "hung-dma", false);
-    qom_set_uint(e, "inval-delay-ms", 50);
+    atd_set_bool(e->qts, "dut", "hung-dma", false);
+    atd_set_uint(e->qts, "dut", "inval-delay-ms", 50);
     submit_dev_tlb_inv(e, DUT_SID, IOVA_BASE + 0x1000);
     submit_wait(e);
-    g_assert_cmpuint(reg_read(e, ATD_REG_ATC_ENTRIES), ==, 1);
-    qom_set_bool(e, "hung-dma", true);
+    g_assert_cmpuint(atd_readl(e->dev, e->bar, ATD_REG_ATC_ENTRIES), ==, 1);
+    atd_set_bool(e->qts, "dut", "hung-dma", true);
 
     qtest_writew(e->qts, ecam(ATD_PCIE_DEVCTL),
                  qtest_readw(e->qts, ecam(ATD_PCIE_DEVCTL)) |
@@ -952,21 +919,23 @@ static void test_flr(void)
     /* software restores config space after an FLR */
     qpci_config_writel(e->dev, PCI_BASE_ADDRESS_0, bar0);
     qpci_device_enable(e->dev);
-    g_assert_cmpuint(reg_read(e, ATD_REG_ATC_ENTRIES), ==, 0);
-    g_assert_cmphex(reg_read(e, ATD_REG_STATUS), ==, ATD_ST_IDLE);
+    g_assert_cmpuint(atd_readl(e->dev, e->bar, ATD_REG_ATC_ENTRIES), ==, 0);
+    g_assert_cmphex(atd_readl(e->dev, e->bar, ATD_REG_STATUS), ==, ATD_ST_IDLE);
     /* fill_two's two reads, then page 0 asked again for fill_page0's write */
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_ATC_MISSES), ==, 3);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_ATC_MISSES), ==, 3);
 
     step_ms(e, 101);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_COMPLETED), ==, 0);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_INVAL_COMPLETED), ==, 0);
     g_assert_cmphex(fsts(e), ==, VTD_FSTS_ITE);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_HUNG_DMA_ACCESSES), ==, hung);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_HUNG_DMA_ACCESSES),
+                     ==, hung);
 
     /* the function works again once software sets it up */
-    qom_set_bool(e, "hung-dma", false);
+    atd_set_bool(e->qts, "dut", "hung-dma", false);
     set_ats(e, true);
-    g_assert_cmphex(run_cmd(e, ATD_CMD_FILL, 0, IOVA_BASE, 16), ==, ATD_ST_OK);
-    g_assert_cmpuint(reg_read(e, ATD_REG_ATC_ENTRIES), ==, 1);
+    g_assert_cmphex(atd_run(e->dev, e->bar, ATD_CMD_FILL, 0, IOVA_BASE, 16),
+                    ==, ATD_ST_OK);
+    g_assert_cmpuint(atd_readl(e->dev, e->bar, ATD_REG_ATC_ENTRIES), ==, 1);
     env_stop(e);
 }
 
@@ -982,10 +951,10 @@ static void do_verify_no_fault(const char *mode)
     fill_two(e);
     sl_unmap(e, IOVA_BASE);
     iotlb_flush(e);
-    g_assert_cmphex(run_cmd(e, ATD_CMD_COMPARE, IOVA_BASE, IOVA_BASE + 0x1000,
-                            16), ==, ATD_ST_OK);
+    g_assert_cmphex(atd_run(e->dev, e->bar, ATD_CMD_COMPARE, IOVA_BASE,
+                            IOVA_BASE + 0x1000, 16), ==, ATD_ST_OK);
     g_assert_cmphex(fsts(e), ==, 0);       /* no PPF (nor IQE) */
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_STALE_USES), ==, 1);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_STALE_USES), ==, 1);
     g_assert_cmphex(qtest_readq(e->qts, IOMMU_BASE + DMAR_FRCD_REG_OFFSET + 8) &
                     VTD_FRCD_F, ==, 0);
     env_stop(e);
@@ -1037,7 +1006,7 @@ static void test_bad_props(void)
                          "hung-dma-interval-ms", 60001);
     g_assert(strstr(high, "not 60001"));
     g_assert_cmpuint(qom_get_uint(e, "hung-dma-interval-ms"), ==, 10);
-    qom_set_uint(e, "hung-dma-interval-ms", 20);
+    atd_set_uint(e->qts, "dut", "hung-dma-interval-ms", 20);
     g_assert_cmpuint(qom_get_uint(e, "hung-dma-interval-ms"), ==, 20);
 
     rsp = qtest_qmp(e->qts, "{'execute': 'device_add', 'arguments': {"
@@ -1050,9 +1019,9 @@ static void test_bad_props(void)
     type = qom_set_error(e, "/machine/peripheral/dut", "verify-atc", 5);
     g_assert(strstr(type, "verify-atc"));
     g_assert(qom_get_bool(e, "verify-atc"));
-    qom_set_bool(e, "verify-atc", false);
+    atd_set_bool(e->qts, "dut", "verify-atc", false);
     g_assert(!qom_get_bool(e, "verify-atc"));
-    qom_set_bool(e, "drop-inval", true);
+    atd_set_bool(e->qts, "dut", "drop-inval", true);
     g_assert(qom_get_bool(e, "drop-inval"));
     g_assert(!qom_get_bool(e, "inval-error"));
 
@@ -1077,9 +1046,7 @@ static Env *env_migrate(Env *src, const char *iommu)
     g_autofree char *uri = g_strdup_printf("unix:%s", sock);
     Env *d = env_launch(iommu, uri);
 
-    qtest_qmp_assert_success(src->qts, "{'execute': 'migrate',"
-                             " 'arguments': {'uri': %s}}", uri);
-    qtest_qmp_eventwait(d->qts, "RESUME");
+    migrate_and_wait(src->qts, d->qts, uri);
     unlink(sock);
     env_attach(d);
     d->iq_tail = src->iq_tail;
@@ -1099,28 +1066,29 @@ static void test_migrate_owed(void)
 
     qtest_memset(e->qts, DATA_PHYS, 0, 0x2000);
     fill_two(e);
-    qom_set_uint(e, "inval-delay-ms", 50);
+    atd_set_uint(e->qts, "dut", "inval-delay-ms", 50);
     submit_dev_tlb_inv(e, DUT_SID, IOVA_BASE);
     token = submit_wait(e);
     g_assert(!wait_done(e, token));
 
     e = env_migrate(e, "");
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_RECEIVED), ==, 1);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_INVAL_RECEIVED), ==, 1);
     g_assert(!wait_done(e, token));
     step_ms(e, 49);
     g_assert(!wait_done(e, token));
     step_ms(e, 2);
     g_assert(wait_done(e, token));
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_COMPLETED), ==, 1);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_INVAL_COMPLETED), ==, 1);
     step_ms(e, 200);
     g_assert_cmphex(fsts(e), ==, 0);
 
     /* page 1 is still cached: a hit, no Translation Request */
-    g_assert_cmpuint(reg_read(e, ATD_REG_ATC_ENTRIES), ==, 1);
-    g_assert_cmphex(run_cmd(e, ATD_CMD_COMPARE, IOVA_BASE + 0x1000,
+    g_assert_cmpuint(atd_readl(e->dev, e->bar, ATD_REG_ATC_ENTRIES), ==, 1);
+    g_assert_cmphex(atd_run(e->dev, e->bar, ATD_CMD_COMPARE, IOVA_BASE + 0x1000,
                             IOVA_BASE + 0x1000, 16), ==, ATD_ST_OK);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_ATC_HITS), ==, 2);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_TRANSLATION_REQS), ==, 2);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_ATC_HITS), ==, 2);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_TRANSLATION_REQS),
+                     ==, 2);
 
     /* still a slow device */
     g_assert_cmpuint(qom_get_uint(e, "inval-delay-ms"), ==, 50);
@@ -1140,15 +1108,15 @@ static void test_migrate_hung(void)
     uint64_t n;
 
     fill_page0(e);
-    qom_set_uint(e, "hung-dma-interval-ms", 5);
-    qom_set_bool(e, "hung-dma", true);
+    atd_set_uint(e->qts, "dut", "hung-dma-interval-ms", 5);
+    atd_set_bool(e->qts, "dut", "hung-dma", true);
     step_ms(e, 12);
     n = qom_get_uint(e, "hung-dma-accesses");
     g_assert_cmpuint(n, >=, 2);
 
     e = env_migrate(e, "");
     g_assert_cmpuint(qom_get_uint(e, "hung-dma-accesses"), ==, n);
-    g_assert_cmpuint(reg_read(e, ATD_REG_ATC_ENTRIES), ==, 2);
+    g_assert_cmpuint(atd_readl(e->dev, e->bar, ATD_REG_ATC_ENTRIES), ==, 2);
     qtest_writel(e->qts, DATA_PHYS, 0);
     step_ms(e, 30);
     g_assert_cmpuint(qom_get_uint(e, "hung-dma-accesses"), >=, n + 2);
@@ -1161,25 +1129,27 @@ static void test_long_delays(void)
 {
     Env *e = env_start(true);
 
-    qom_set_uint(e, "inval-delay-ms", 5000);
+    atd_set_uint(e->qts, "dut", "inval-delay-ms", 5000);
     submit_dev_tlb_inv(e, DUT_SID, IOVA_BASE);
     submit_wait(e);
     step_ms(e, 4999);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_COMPLETED), ==, 0);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_INVAL_COMPLETED), ==, 0);
     step_ms(e, 2);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_COMPLETED), ==, 1);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_INVAL_COMPLETED), ==, 1);
     /* (the IOMMU had timed it out: ITE, then ICE for the late answer) */
     g_assert_cmphex(fsts(e), ==, VTD_FSTS_ITE | VTD_FSTS_ICE);
     qtest_writel(e->qts, IOMMU_BASE + DMAR_FSTS_REG,
                  VTD_FSTS_ITE | VTD_FSTS_ICE);
 
     fill_page0(e);
-    qom_set_uint(e, "hung-dma-interval-ms", 60000);
-    qom_set_bool(e, "hung-dma", true);
+    atd_set_uint(e->qts, "dut", "hung-dma-interval-ms", 60000);
+    atd_set_bool(e->qts, "dut", "hung-dma", true);
     step_ms(e, 59999);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_HUNG_DMA_ACCESSES), ==, 0);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_HUNG_DMA_ACCESSES),
+                     ==, 0);
     step_ms(e, 2);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_HUNG_DMA_ACCESSES), ==, 1);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_HUNG_DMA_ACCESSES),
+                     ==, 1);
     env_stop(e);
 }
 

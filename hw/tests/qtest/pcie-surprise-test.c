@@ -40,6 +40,7 @@
 #include "hw/i386/intel_iommu_internal.h"
 #include "hw/pci/pci_regs.h"
 #include "hw/misc/ats-testdev.h"
+#include "ats-testdev-qtest.h"
 
 #define RP_DEVFN        QPCI_DEVFN(2, 0)
 #define RP_NOHP_DEVFN   QPCI_DEVFN(3, 0)
@@ -194,22 +195,6 @@ static bool device_exists(Env *e, const char *id)
 
     qobject_unref(rsp);
     return exists;
-}
-
-/* Wait for DEVICE_DELETED of @id, skipping others (device-plug-test) */
-static void wait_device_deleted(Env *e, const char *id)
-{
-    for (;;) {
-        QDict *rsp = qtest_qmp_eventwait_ref(e->qts, "DEVICE_DELETED");
-        QDict *data = qdict_get_qdict(rsp, "data");
-        bool match = data && qdict_haskey(data, "device") &&
-                     !strcmp(qdict_get_str(data, "device"), id);
-
-        qobject_unref(rsp);
-        if (match) {
-            return;
-        }
-    }
 }
 
 static size_t qom_children(Env *e, const char *path)
@@ -453,7 +438,7 @@ static void test_power_off_frees(void)
     assert_ok(surprise_remove(e, "dev0"));
     ack_events(e);
     slot_power(e, false);
-    wait_device_deleted(e, "dev0");
+    wait_device_deleted(e->qts, "dev0");
     g_assert(!device_exists(e, "dev0"));
     g_assert_cmphex(slt_sta(e) & PCI_EXP_SLTSTA_PDS, ==, 0);
 
@@ -468,7 +453,7 @@ static void test_reset_frees(void)
 
     assert_ok(surprise_remove(e, "dev0"));
     qtest_system_reset(e->qts);
-    wait_device_deleted(e, "dev0");
+    wait_device_deleted(e->qts, "dev0");
     g_assert(!device_exists(e, "dev0"));
     g_assert_cmphex(slt_sta(e) & PCI_EXP_SLTSTA_PDS, ==, 0);
 
@@ -485,7 +470,7 @@ static void test_device_del_frees(void)
 
     assert_ok(surprise_remove(e, "dev0"));
     qtest_qmp_device_del_send(e->qts, "dev0");
-    wait_device_deleted(e, "dev0");
+    wait_device_deleted(e->qts, "dev0");
     g_assert(!device_exists(e, "dev0"));
     plug_again(e);
     env_stop(e);
@@ -501,7 +486,7 @@ static void test_powered_off_slot(void)
     slot_power(e, false);
     g_assert(device_exists(e, "dev0"));
     assert_ok(surprise_remove(e, "dev0"));
-    wait_device_deleted(e, "dev0");
+    wait_device_deleted(e->qts, "dev0");
     g_assert_cmphex(slt_sta(e) & PCI_EXP_SLTSTA_PDS, ==, 0);
     env_stop(e);
 }
@@ -562,7 +547,7 @@ static void test_link_flap(void)
 
     /* the flap is over: a guest power-off unplugs the card again */
     slot_power(e, false);
-    wait_device_deleted(e, "dev0");
+    wait_device_deleted(e->qts, "dev0");
     env_stop(e);
 }
 
@@ -614,7 +599,7 @@ static void test_device_del(void)
     g_assert(irq_fired(e));
     g_assert_cmphex(ack_events(e), ==, PCI_EXP_SLTSTA_ABP);
     slot_power(e, false);
-    wait_device_deleted(e, "dev0");
+    wait_device_deleted(e->qts, "dev0");
     plug_again(e);
     env_stop(e);
 }
@@ -630,7 +615,7 @@ static void test_device_del_link_down(void)
     g_assert(irq_fired(e));
     g_assert_cmphex(ack_events(e), ==, PCI_EXP_SLTSTA_ABP);
     slot_power(e, false);
-    wait_device_deleted(e, "dev0");
+    wait_device_deleted(e->qts, "dev0");
     g_assert(!device_exists(e, "dev0"));
 
     /* the slot forgot the link state with the card */
@@ -747,7 +732,7 @@ static void test_loop(void)
         g_assert_cmphex(dev_vendor(e), ==, 0xffff);
         ack_events(e);
         slot_power(e, false);
-        wait_device_deleted(e, "dev0");
+        wait_device_deleted(e->qts, "dev0");
         plug_again(e);
     }
     for (i = 0; i < ARRAY_SIZE(containers); i++) {
@@ -921,7 +906,7 @@ static void test_migrate_link_back(void)
     g_assert_cmphex(dev_vendor(e), ==, ATS_TESTDEV_VENDOR_ID);
     /* the flap is over: a power-off unplugs the card as usual */
     slot_power(e, false);
-    wait_device_deleted(e, "dev0");
+    wait_device_deleted(e->qts, "dev0");
     env_stop(e);
 }
 
@@ -946,7 +931,7 @@ static void test_migrate_surprise_removed(void)
                  "was already surprise-removed");
     ack_events(e);
     slot_power(e, false);
-    wait_device_deleted(e, "dev0");
+    wait_device_deleted(e->qts, "dev0");
     g_assert_cmphex(slt_sta(e) & PCI_EXP_SLTSTA_PDS, ==, 0);
     plug_again(e);
     env_stop(e);
@@ -1078,7 +1063,7 @@ static void test_reset_switch_viommu(void)
 
     assert_ok(surprise_remove(&e, "us"));
     qtest_system_reset(qts);
-    wait_device_deleted(&e, "us");
+    wait_device_deleted(qts, "us");
     g_assert(!device_exists(&e, "ds"));
     g_assert(!device_exists(&e, "dev0"));
     qtest_qmp_device_add(qts, "ats-testdev", "dev1", "{'bus': 'rp0'}");

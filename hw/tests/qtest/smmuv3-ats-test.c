@@ -31,6 +31,7 @@
 #include "qobject/qdict.h"
 #include "hw/pci/pci_regs.h"
 #include "hw/misc/ats-testdev.h"
+#include "ats-testdev-qtest.h"
 
 /*
  * virt: an arm-smmuv3 created with -device is the first device of the
@@ -172,50 +173,10 @@ static uint64_t ecam(int devfn, uint16_t off)
     return ECAM_BASE + ((uint64_t)devfn << 12) + off;
 }
 
-static uint32_t reg_read(Env *e, uint32_t reg)
-{
-    return qpci_io_readl(e->dev, e->bar, reg);
-}
-
-static void reg_write(Env *e, uint32_t reg, uint32_t val)
-{
-    qpci_io_writel(e->dev, e->bar, reg, val);
-}
-
-static uint64_t atd_stat(Env *e, unsigned idx)
-{
-    return qpci_io_readq(e->dev, e->bar, ATD_REG_STATS + 8 * idx);
-}
-
-static uint32_t run_cmd(Env *e, uint32_t cmd, uint64_t src, uint64_t dst,
-                        uint32_t len)
-{
-    qpci_io_writeq(e->dev, e->bar, ATD_REG_SRC, src);
-    qpci_io_writeq(e->dev, e->bar, ATD_REG_DST, dst);
-    reg_write(e, ATD_REG_LEN, len);
-    reg_write(e, ATD_REG_CMD, cmd);
-    return reg_read(e, ATD_REG_STATUS);
-}
-
 /* ATS Enable in the endpoint's ATS capability (extended config space) */
 static void set_ats(Env *e, bool on)
 {
-    qtest_writew(e->qts, ecam(DUT_DEVFN, ATS_TESTDEV_ATS_OFFSET + 6),
-                 on ? 0x8000 : 0);
-}
-
-static void knob_bool(Env *e, const char *prop, bool val)
-{
-    qtest_qmp_assert_success(e->qts,
-        "{'execute': 'qom-set', 'arguments': {'path': '/machine/peripheral/dut',"
-        " 'property': %s, 'value': %i}}", prop, val);
-}
-
-static void knob_uint(Env *e, const char *prop, unsigned val)
-{
-    qtest_qmp_assert_success(e->qts,
-        "{'execute': 'qom-set', 'arguments': {'path': '/machine/peripheral/dut',"
-        " 'property': %s, 'value': %u}}", prop, val);
+    atd_set_ats(e->qts, ecam(DUT_DEVFN, 0), on);
 }
 
 /* ---- The SMMU's tables ---- */
@@ -464,7 +425,8 @@ static void env_setup(Env *e, bool smmu, unsigned eats)
 {
     rp_setup(e->rp, SEC_BUS, WINDOW_BASE, WINDOW_LIMIT);
     dev_setup(e->dev, DUT_BAR0);
-    g_assert_cmphex(reg_read(e, ATD_REG_MAGIC), ==, ATS_TESTDEV_MAGIC);
+    g_assert_cmphex(atd_readl(e->dev, e->bar, ATD_REG_MAGIC),
+                    ==, ATS_TESTDEV_MAGIC);
     if (smmu) {
         smmu_setup(e, eats);
     }
@@ -491,10 +453,7 @@ static void env_stop(Env *e)
     g_free(e->dev);
     g_free(e->rp);
     qtest_quit(e->qts);
-    if (e->trace_log) {
-        unlink(e->trace_log);
-        g_free(e->trace_log);
-    }
+    trace_log_remove(e->trace_log);
     g_free(e);
 }
 
@@ -502,9 +461,7 @@ static void env_stop(Env *e)
 static void fill_two(Env *e)
 {
     set_ats(e, true);
-    g_assert_cmphex(run_cmd(e, ATD_CMD_COMPARE, IOVA_BASE, IOVA_BASE + 0x1000,
-                            16), ==, ATD_ST_OK);
-    g_assert_cmpuint(reg_read(e, ATD_REG_ATC_ENTRIES), ==, 2);
+    atd_fill_two(e->dev, e->bar, IOVA_BASE);
 }
 
 /* ---- IDR0.ATS and the properties ---- */
@@ -595,18 +552,19 @@ static void test_treq_eats0(void)
     Env *e = env_start(0);
 
     set_ats(e, true);
-    g_assert_cmphex(run_cmd(e, ATD_CMD_FILL, 0, IOVA_BASE, 16), ==,
-                    ATD_ST_TRANSLATION);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_TRANSLATION_REQS), ==, 1);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_TRANSLATION_UR), ==, 1);
-    g_assert_cmpuint(reg_read(e, ATD_REG_ATC_ENTRIES), ==, 0);
+    g_assert_cmphex(atd_run(e->dev, e->bar, ATD_CMD_FILL, 0, IOVA_BASE, 16),
+                    ==, ATD_ST_TRANSLATION);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_TRANSLATION_REQS),
+                     ==, 1);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_TRANSLATION_UR), ==, 1);
+    g_assert_cmpuint(atd_readl(e->dev, e->bar, ATD_REG_ATC_ENTRIES), ==, 0);
     g_assert(event_seen(e, EVT_F_BAD_ATS_TREQ, DUT_SID));
 
     /* untranslated requests are not ATS: they go through stage 1 */
     set_ats(e, false);
-    reg_write(e, ATD_REG_PATTERN, 0xa5a5a5a5);
-    g_assert_cmphex(run_cmd(e, ATD_CMD_FILL, 0, IOVA_BASE, 0x2000), ==,
-                    ATD_ST_OK);
+    atd_writel(e->dev, e->bar, ATD_REG_PATTERN, 0xa5a5a5a5);
+    g_assert_cmphex(atd_run(e->dev, e->bar, ATD_CMD_FILL, 0, IOVA_BASE, 0x2000),
+                    ==, ATD_ST_OK);
     g_assert_cmphex(qtest_readl(e->qts, DATA_PHYS + 0x1ffc), ==, 0xa5a5a5a5);
     env_stop(e);
 }
@@ -621,22 +579,24 @@ static void test_treq_eats1(void)
     Env *e = env_start(1);
 
     set_ats(e, true);
-    reg_write(e, ATD_REG_PATTERN, 0x5a5a5a5a);
-    g_assert_cmphex(run_cmd(e, ATD_CMD_FILL, 0, IOVA_BASE + 0x3000, 16), ==,
-                    ATD_ST_OK);
+    atd_writel(e->dev, e->bar, ATD_REG_PATTERN, 0x5a5a5a5a);
+    g_assert_cmphex(atd_run(e->dev, e->bar, ATD_CMD_FILL, 0, IOVA_BASE + 0x3000,
+                            16), ==, ATD_ST_OK);
     g_assert_cmphex(qtest_readl(e->qts, DATA_PHYS + 0x3000), ==, 0x5a5a5a5a);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_TRANSLATION_REQS), ==, 1);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_TRANSLATION_UR), ==, 0);
-    g_assert_cmpuint(reg_read(e, ATD_REG_ATC_ENTRIES), ==, 1);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_TRANSLATION_REQS),
+                     ==, 1);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_TRANSLATION_UR), ==, 0);
+    g_assert_cmpuint(atd_readl(e->dev, e->bar, ATD_REG_ATC_ENTRIES), ==, 1);
     /* again: an ATC hit, no new request */
-    g_assert_cmphex(run_cmd(e, ATD_CMD_FILL, 0, IOVA_BASE + 0x3000, 16), ==,
-                    ATD_ST_OK);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_ATC_HITS), ==, 1);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_TRANSLATION_REQS), ==, 1);
+    g_assert_cmphex(atd_run(e->dev, e->bar, ATD_CMD_FILL, 0, IOVA_BASE + 0x3000,
+                            16), ==, ATD_ST_OK);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_ATC_HITS), ==, 1);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_TRANSLATION_REQS),
+                     ==, 1);
     /* an unmapped IOVA: no translation (stage 1's fault), not cached */
-    g_assert_cmphex(run_cmd(e, ATD_CMD_FILL, 0, IOVA_BASE + 0x100000, 16), ==,
-                    ATD_ST_TRANSLATION);
-    g_assert_cmpuint(reg_read(e, ATD_REG_ATC_ENTRIES), ==, 1);
+    g_assert_cmphex(atd_run(e->dev, e->bar, ATD_CMD_FILL, 0,
+                            IOVA_BASE + 0x100000, 16), ==, ATD_ST_TRANSLATION);
+    g_assert_cmpuint(atd_readl(e->dev, e->bar, ATD_REG_ATC_ENTRIES), ==, 1);
     g_assert(!event_seen(e, EVT_F_BAD_ATS_TREQ, DUT_SID));
     env_stop(e);
 }
@@ -653,25 +613,25 @@ static void test_treq_refused(void)
     Env *e = env_start_opts("", NULL, 1);
 
     set_ats(e, true);
-    g_assert_cmphex(run_cmd(e, ATD_CMD_FILL, 0, IOVA_BASE, 16), ==,
-                    ATD_ST_OK);
-    g_assert_cmpuint(reg_read(e, ATD_REG_ATC_ENTRIES), ==, 0);
+    g_assert_cmphex(atd_run(e->dev, e->bar, ATD_CMD_FILL, 0, IOVA_BASE, 16),
+                    ==, ATD_ST_OK);
+    g_assert_cmpuint(atd_readl(e->dev, e->bar, ATD_REG_ATC_ENTRIES), ==, 0);
     g_assert(consumed(e, atc_inv_sync(e, IOVA_BASE)));
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_RECEIVED), ==, 0);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_INVAL_RECEIVED), ==, 0);
     g_assert(!gerror_cmdq_active(e));
     env_stop(e);
 
     e = env_start(1);
     cr0_write(e, CR0_CMDQEN | CR0_EVENTQEN);
     set_ats(e, true);
-    g_assert_cmphex(run_cmd(e, ATD_CMD_FILL, 0, DATA_PHYS, 16), ==,
-                    ATD_ST_TRANSLATION);
-    g_assert_cmpuint(reg_read(e, ATD_REG_ATC_ENTRIES), ==, 0);
+    g_assert_cmphex(atd_run(e->dev, e->bar, ATD_CMD_FILL, 0, DATA_PHYS, 16),
+                    ==, ATD_ST_TRANSLATION);
+    g_assert_cmpuint(atd_readl(e->dev, e->bar, ATD_REG_ATC_ENTRIES), ==, 0);
     /* enabled again, it answers */
     cr0_write(e, CR0_ON);
-    g_assert_cmphex(run_cmd(e, ATD_CMD_FILL, 0, IOVA_BASE, 16), ==,
-                    ATD_ST_OK);
-    g_assert_cmpuint(reg_read(e, ATD_REG_ATC_ENTRIES), ==, 1);
+    g_assert_cmphex(atd_run(e->dev, e->bar, ATD_CMD_FILL, 0, IOVA_BASE, 16),
+                    ==, ATD_ST_OK);
+    g_assert_cmpuint(atd_readl(e->dev, e->bar, ATD_REG_ATC_ENTRIES), ==, 1);
     env_stop(e);
 }
 
@@ -687,16 +647,16 @@ static void test_translated_eats0(void)
     qtest_memset(e->qts, DATA_PHYS, 0, 0x2000);
     fill_two(e);
     ste_update(e, 0);
-    g_assert_cmphex(run_cmd(e, ATD_CMD_COMPARE, IOVA_BASE, IOVA_BASE + 0x1000,
-                            16), ==, ATD_ST_TRANSLATION);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_ATC_HITS), ==, 1);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_TRANSLATION_UR), ==, 1);
+    g_assert_cmphex(atd_run(e->dev, e->bar, ATD_CMD_COMPARE, IOVA_BASE,
+                            IOVA_BASE + 0x1000, 16), ==, ATD_ST_TRANSLATION);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_ATC_HITS), ==, 1);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_TRANSLATION_UR), ==, 1);
     g_assert(event_seen(e, EVT_F_TRANSL_FORBIDDEN, DUT_SID));
 
     ste_update(e, 1);
-    g_assert_cmphex(run_cmd(e, ATD_CMD_COMPARE, IOVA_BASE, IOVA_BASE + 0x1000,
-                            16), ==, ATD_ST_OK);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_ATC_HITS), ==, 3);
+    g_assert_cmphex(atd_run(e->dev, e->bar, ATD_CMD_COMPARE, IOVA_BASE,
+                            IOVA_BASE + 0x1000, 16), ==, ATD_ST_OK);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_ATC_HITS), ==, 3);
     env_stop(e);
 }
 
@@ -713,16 +673,16 @@ static void test_atc_inv(void)
     qtest_memset(e->qts, DATA_PHYS, 0, 0x2000);
     fill_two(e);
     g_assert(consumed(e, atc_inv_sync(e, IOVA_BASE + 0x1000)));
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_RECEIVED), ==, 1);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_COMPLETED), ==, 1);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_ATC_EVICTIONS), ==, 1);
-    g_assert_cmpuint(reg_read(e, ATD_REG_ATC_ENTRIES), ==, 1);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_INVAL_RECEIVED), ==, 1);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_INVAL_COMPLETED), ==, 1);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_ATC_EVICTIONS), ==, 1);
+    g_assert_cmpuint(atd_readl(e->dev, e->bar, ATD_REG_ATC_ENTRIES), ==, 1);
 
     fill_two(e);
     submit_atc_inv(e, DUT_SID, IOVA_BASE, 1);
     g_assert(consumed(e, submit_sync(e)));
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_RECEIVED), ==, 2);
-    g_assert_cmpuint(reg_read(e, ATD_REG_ATC_ENTRIES), ==, 0);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_INVAL_RECEIVED), ==, 2);
+    g_assert_cmpuint(atd_readl(e->dev, e->bar, ATD_REG_ATC_ENTRIES), ==, 0);
     g_assert_cmphex(cmdq_err(e), ==, CERROR_NONE);
     g_assert(!gerror_cmdq_active(e));
     env_stop(e);
@@ -739,17 +699,17 @@ static void test_sync_waits(void)
 
     qtest_memset(e->qts, DATA_PHYS, 0, 0x2000);
     fill_two(e);
-    knob_uint(e, "inval-delay-ms", 50);
+    atd_set_uint(e->qts, "dut", "inval-delay-ms", 50);
     sync = atc_inv_sync(e, IOVA_BASE);
     cmd_submit(e, CMD_TLBI_NSNH_ALL, 0, 0, 0);
     sync2 = submit_sync(e);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_RECEIVED), ==, 1);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_INVAL_RECEIVED), ==, 1);
     g_assert_cmpuint(cons_index(e), ==, sync);
     step_ms(e, 49);
     g_assert_cmpuint(cons_index(e), ==, sync);
     g_assert(!consumed(e, sync2));
     step_ms(e, 2);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_COMPLETED), ==, 1);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_INVAL_COMPLETED), ==, 1);
     g_assert(consumed(e, sync));
     g_assert(consumed(e, sync2));
     g_assert_cmpuint(cons_index(e), ==, e->prod);
@@ -781,24 +741,20 @@ static unsigned trace_count(const char *log, const char *event, uint32_t sid)
  */
 static void test_sync_timeout(void)
 {
-    g_autofree char *path = NULL;
+    g_autofree char *path = trace_log_new("smmuv3-ats-test-XXXXXX.log");
     g_autofree char *trace = NULL;
     g_autofree char *log = NULL;
     uint32_t sync;
     Env *e;
-    int fd;
 
-    fd = g_file_open_tmp("smmuv3-ats-test-XXXXXX.log", &path, NULL);
-    g_assert(fd >= 0);
-    close(fd);
     trace = g_strdup_printf("-d trace:smmuv3_atc_inv_* -D %s", path);
     e = env_start_opts(",ats=on", trace, 1);
     e->trace_log = g_steal_pointer(&path);
 
     fill_two(e);
-    knob_bool(e, "drop-inval", true);
+    atd_set_bool(e->qts, "dut", "drop-inval", true);
     sync = atc_inv_sync(e, IOVA_BASE);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_DROPPED), ==, 1);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_INVAL_DROPPED), ==, 1);
     step_ms(e, TIMEOUT_MS - 1);
     g_assert_cmphex(cmdq_err(e), ==, CERROR_NONE);
     g_assert(!gerror_cmdq_active(e));
@@ -819,9 +775,9 @@ static void test_sync_timeout(void)
     g_assert(gerror_cmdq_active(e));
     g_assert_cmphex(cmdq_err(e), ==, CERROR_ATC_INV_SYNC);
     g_assert_cmpuint(cons_index(e), ==, sync);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_RECEIVED), ==, 1);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_INVAL_RECEIVED), ==, 1);
 
-    g_assert(g_file_get_contents(e->trace_log, &log, NULL, NULL));
+    log = trace_log_read(e->trace_log);
     g_assert_cmpuint(trace_count(log, "smmuv3_atc_inv_submit", DUT_SID), ==,
                      1);
     g_assert_cmpuint(trace_count(log, "smmuv3_atc_inv_sync_timeout",
@@ -841,7 +797,7 @@ static void test_sync_late(void)
     Env *e = env_start(1);
     uint32_t sync, gerror;
 
-    knob_uint(e, "inval-delay-ms", 150);
+    atd_set_uint(e->qts, "dut", "inval-delay-ms", 150);
     sync = atc_inv_sync(e, IOVA_BASE);
     step_ms(e, TIMEOUT_MS + 1);
     g_assert_cmphex(cmdq_err(e), ==, CERROR_ATC_INV_SYNC);
@@ -851,7 +807,7 @@ static void test_sync_late(void)
     step_ms(e, 40);
     g_assert_cmpuint(cons_index(e), ==, sync);
     step_ms(e, 10);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_COMPLETED), ==, 1);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_INVAL_COMPLETED), ==, 1);
     g_assert(consumed(e, sync));
     g_assert(!gerror_cmdq_active(e));
     step_ms(e, 2 * TIMEOUT_MS);
@@ -865,7 +821,7 @@ static void test_sync_timeout_prop(void)
 {
     Env *e = env_start_opts(",ats=on,atc-inv-timeout-ms=20", NULL, 1);
 
-    knob_bool(e, "drop-inval", true);
+    atd_set_bool(e->qts, "dut", "drop-inval", true);
     atc_inv_sync(e, IOVA_BASE);
     step_ms(e, 19);
     g_assert(!gerror_cmdq_active(e));
@@ -923,7 +879,7 @@ static void test_bad_cmd(void)
     /* the queue works on */
     fill_two(e);
     g_assert(consumed(e, atc_inv_sync(e, IOVA_BASE)));
-    g_assert_cmpuint(reg_read(e, ATD_REG_ATC_ENTRIES), ==, 1);
+    g_assert_cmpuint(atd_readl(e->dev, e->bar, ATD_REG_ATC_ENTRIES), ==, 1);
     env_stop(e);
 }
 
@@ -964,12 +920,12 @@ static void test_surprise_remove(void)
     uint32_t sync;
 
     fill_two(e);
-    knob_uint(e, "inval-delay-ms", 50);
+    atd_set_uint(e->qts, "dut", "inval-delay-ms", 50);
     sync = atc_inv_sync(e, IOVA_BASE);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_RECEIVED), ==, 1);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_INVAL_RECEIVED), ==, 1);
     qtest_qmp_assert_success(e->qts, "{'execute': 'x-pcie-surprise-remove',"
                              " 'arguments': {'id': 'dut'}}");
-    g_assert_cmphex(reg_read(e, ATD_REG_MAGIC), ==, 0xffffffff);
+    g_assert_cmphex(atd_readl(e->dev, e->bar, ATD_REG_MAGIC), ==, 0xffffffff);
     step_ms(e, 60);
     g_assert_cmpuint(cons_index(e), ==, sync);
     g_assert(!gerror_cmdq_active(e));
@@ -995,7 +951,7 @@ static void test_reset(void)
     Env *e = env_start(1);
     uint32_t sync;
 
-    knob_bool(e, "drop-inval", true);
+    atd_set_bool(e->qts, "dut", "drop-inval", true);
     sync = atc_inv_sync(e, IOVA_BASE);
     g_assert_cmpuint(cons_index(e), ==, sync);
     qtest_qmp_assert_success(e->qts, "{'execute': 'system_reset'}");
@@ -1023,7 +979,7 @@ static void test_cmdq_disable(void)
     Env *e = env_start(1);
     uint32_t sync;
 
-    knob_bool(e, "drop-inval", true);
+    atd_set_bool(e->qts, "dut", "drop-inval", true);
     sync = atc_inv_sync(e, IOVA_BASE);
     step_ms(e, 10);
     g_assert_cmpuint(cons_index(e), ==, sync);
@@ -1051,9 +1007,7 @@ static Env *env_migrate(Env *src, const char *smmu)
     g_autofree char *uri = g_strdup_printf("unix:%s", sock);
     Env *d = env_launch(smmu, NULL, uri);
 
-    qtest_qmp_assert_success(src->qts, "{'execute': 'migrate',"
-                             " 'arguments': {'uri': %s}}", uri);
-    qtest_qmp_eventwait(d->qts, "RESUME");
+    migrate_and_wait(src->qts, d->qts, uri);
     unlink(sock);
     env_attach(d);
     d->prod = src->prod;
@@ -1073,7 +1027,7 @@ static void test_migrate_slow(void)
     uint32_t sync;
 
     fill_two(e);
-    knob_uint(e, "inval-delay-ms", 50);
+    atd_set_uint(e->qts, "dut", "inval-delay-ms", 50);
     sync = atc_inv_sync(e, IOVA_BASE);
     g_assert_cmpuint(cons_index(e), ==, sync);
 
@@ -1083,13 +1037,13 @@ static void test_migrate_slow(void)
     g_assert_cmpuint(cons_index(e), ==, sync);
     step_ms(e, 2);
     g_assert(consumed(e, sync));
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_INVAL_COMPLETED), ==, 1);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_INVAL_COMPLETED), ==, 1);
     step_ms(e, 2 * TIMEOUT_MS);
     g_assert(!gerror_cmdq_active(e));
     /* the ATC came along: page 1 is a hit */
-    g_assert_cmphex(run_cmd(e, ATD_CMD_COMPARE, IOVA_BASE + 0x1000,
+    g_assert_cmphex(atd_run(e->dev, e->bar, ATD_CMD_COMPARE, IOVA_BASE + 0x1000,
                             IOVA_BASE + 0x1000, 16), ==, ATD_ST_OK);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_ATC_HITS), ==, 2);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_ATC_HITS), ==, 2);
     env_stop(e);
 }
 
@@ -1099,7 +1053,7 @@ static void test_migrate_hung(void)
     Env *e = env_start(1);
     uint32_t sync;
 
-    knob_bool(e, "drop-inval", true);
+    atd_set_bool(e->qts, "dut", "drop-inval", true);
     sync = atc_inv_sync(e, IOVA_BASE);
 
     e = env_migrate(e, ",ats=on");
@@ -1130,34 +1084,19 @@ static void test_virt_no_iommu(void)
     g_assert_cmphex(qtest_readl(e->qts,
                                 ecam(DUT_DEVFN, ATS_TESTDEV_ATS_OFFSET)) &
                     0xfffff, ==, 0x1000f);
-    g_assert_cmpuint(reg_read(e, ATD_REG_VERSION), ==, ATS_TESTDEV_REVISION);
-    g_assert_cmphex(reg_read(e, ATD_REG_STATUS), ==, ATD_ST_IDLE);
+    g_assert_cmpuint(atd_readl(e->dev, e->bar, ATD_REG_VERSION),
+                     ==, ATS_TESTDEV_REVISION);
+    g_assert_cmphex(atd_readl(e->dev, e->bar, ATD_REG_STATUS), ==, ATD_ST_IDLE);
 
-    reg_write(e, ATD_REG_PATTERN, 0x12345678);
-    g_assert_cmphex(run_cmd(e, ATD_CMD_FILL, 0, DATA_PHYS, 0x2000), ==,
-                    ATD_ST_OK);
-    g_assert_cmphex(qtest_readl(e->qts, DATA_PHYS + 0x1ffc), ==, 0x12345678);
-    g_assert_cmphex(run_cmd(e, ATD_CMD_COMPARE, DATA_PHYS, DATA_PHYS, 0x100),
+    atd_writel(e->dev, e->bar, ATD_REG_PATTERN, 0x12345678);
+    g_assert_cmphex(atd_run(e->dev, e->bar, ATD_CMD_FILL, 0, DATA_PHYS, 0x2000),
                     ==, ATD_ST_OK);
-    g_assert_cmpuint(atd_stat(e, ATD_STAT_UNTRANSLATED), ==, 4);
-    g_assert_cmphex(run_cmd(e, 99, 0, 0, 16), ==, ATD_ST_BAD_CMD);
+    g_assert_cmphex(qtest_readl(e->qts, DATA_PHYS + 0x1ffc), ==, 0x12345678);
+    g_assert_cmphex(atd_run(e->dev, e->bar, ATD_CMD_COMPARE, DATA_PHYS,
+                            DATA_PHYS, 0x100), ==, ATD_ST_OK);
+    g_assert_cmpuint(atd_stat(e->dev, e->bar, ATD_STAT_UNTRANSLATED), ==, 4);
+    g_assert_cmphex(atd_run(e->dev, e->bar, 99, 0, 0, 16), ==, ATD_ST_BAD_CMD);
     env_stop(e);
-}
-
-/* Wait for DEVICE_DELETED of @id, skipping others */
-static void wait_device_deleted(Env *e, const char *id)
-{
-    for (;;) {
-        QDict *rsp = qtest_qmp_eventwait_ref(e->qts, "DEVICE_DELETED");
-        QDict *data = qdict_get_qdict(rsp, "data");
-        bool match = data && qdict_haskey(data, "device") &&
-                     !strcmp(qdict_get_str(data, "device"), id);
-
-        qobject_unref(rsp);
-        if (match) {
-            return;
-        }
-    }
 }
 
 /* The guest's answer to an attention button: power the slot off */
@@ -1174,7 +1113,7 @@ static void slot_unplug(Env *e, QPCIDevice *rp, const char *id)
     qpci_config_writew(rp, exp + PCI_EXP_SLTCTL,
                        PCI_EXP_SLTCTL_PCC | PCI_EXP_SLTCTL_PWR_IND_OFF |
                        PCI_EXP_SLTCTL_ATTN_IND_OFF);
-    wait_device_deleted(e, id);
+    wait_device_deleted(e->qts, id);
 }
 
 /* A card hot-plugged into @rp: the guest acknowledges and powers it on */
@@ -1225,7 +1164,7 @@ static void do_hotplug(bool smmu)
         ste_write_sid(e, HOT_SID, 1);
         cmd_submit(e, CMD_CFGI_STE, HOT_SID, 1, 0);
         g_assert(consumed(e, submit_sync(e)));
-        qtest_writew(qts, ecam(HOT_DEVFN, ATS_TESTDEV_ATS_OFFSET + 6), 0x8000);
+        atd_set_ats(qts, ecam(HOT_DEVFN, 0), true);
     }
     qtest_writel(qts, WINDOW2_BASE + ATD_REG_CMD, ATD_CMD_FILL);
     g_assert_cmphex(qtest_readl(qts, WINDOW2_BASE + ATD_REG_STATUS), ==,

@@ -26,6 +26,7 @@
 #include "qobject/qdict.h"
 #include "hw/i386/intel_iommu_internal.h"
 #include "hw/misc/ats-testdev.h"
+#include "ats-testdev-qtest.h"
 
 #define IOMMU_BASE      0xfed90000ULL
 #define INV_QUEUE       0x106000ULL     /* 4 KiB: QS=0 */
@@ -97,7 +98,7 @@ static void step_ms(Env *e, unsigned ms)
 
 static uint64_t dev_stat(Env *e, int n, unsigned idx)
 {
-    return qpci_io_readq(e->dev[n], e->bar[n], ATD_REG_STATS + 8 * idx);
+    return atd_stat(e->dev[n], e->bar[n], idx);
 }
 
 static uint64_t received(Env *e, int n)
@@ -105,22 +106,19 @@ static uint64_t received(Env *e, int n)
     return dev_stat(e, n, ATD_STAT_INVAL_RECEIVED);
 }
 
+/* dev0 and dev1 are the ids of the endpoints */
 static void knob_bool(Env *e, int n, const char *prop, bool val)
 {
-    g_autofree char *path = g_strdup_printf("/machine/peripheral/dev%d", n);
+    g_autofree char *id = g_strdup_printf("dev%d", n);
 
-    qtest_qmp_assert_success(e->qts,
-        "{'execute': 'qom-set', 'arguments': {"
-        " 'path': %s, 'property': %s, 'value': %i}}", path, prop, val);
+    atd_set_bool(e->qts, id, prop, val);
 }
 
 static void knob_uint(Env *e, int n, const char *prop, unsigned val)
 {
-    g_autofree char *path = g_strdup_printf("/machine/peripheral/dev%d", n);
+    g_autofree char *id = g_strdup_printf("dev%d", n);
 
-    qtest_qmp_assert_success(e->qts,
-        "{'execute': 'qom-set', 'arguments': {"
-        " 'path': %s, 'property': %s, 'value': %u}}", path, prop, val);
+    atd_set_uint(e->qts, id, prop, val);
 }
 
 /* Write descriptor @lo/@hi at index @i (upper half zero in 256-bit ones). */
@@ -216,11 +214,7 @@ static Env *env_launch(const Case *c, const char *incoming)
 
     e->sm = c->sm;
     if (c->trace) {
-        int fd = g_file_open_tmp("vtd-iq-test-XXXXXX.log", &e->trace_log,
-                                 NULL);
-
-        g_assert(fd >= 0);
-        close(fd);
+        e->trace_log = trace_log_new("vtd-iq-test-XXXXXX.log");
         trace = g_strdup_printf("-d trace:vtd_devtlb_inv_submit -D %s",
                                 e->trace_log);
     }
@@ -271,20 +265,8 @@ static void env_stop(Env *e)
     }
     qpci_free_pc(e->bus);
     qtest_quit(e->qts);
-    if (e->trace_log) {
-        unlink(e->trace_log);
-        g_free(e->trace_log);
-    }
+    trace_log_remove(e->trace_log);
     g_free(e);
-}
-
-/* The trace log so far; QEMU's log is line buffered */
-static char *trace_text(Env *e)
-{
-    char *text = NULL;
-
-    g_assert(g_file_get_contents(e->trace_log, &text, NULL, NULL));
-    return text;
 }
 
 /*
@@ -603,7 +585,7 @@ static void test_pasid_devtlb(Env *e)
     g_assert(wait_done(e, w));
     g_assert_cmpuint(received(e, 0), ==, 0);
     g_assert_cmpuint(dev_stat(e, 0, ATD_STAT_ATC_EVICTIONS), ==, 0);
-    log = trace_text(e);
+    log = trace_log_read(e->trace_log);
     g_assert(strstr(log, "sid=0x0020 itag=0 pasid=0x5 global=1"));
 }
 
@@ -651,9 +633,7 @@ static void test_migrate(Env *e)
     g_assert_cmpuint(iqh(e), ==, qptr(e, 2));
 
     d = env_launch(&c, uri);
-    qtest_qmp_assert_success(e->qts, "{'execute': 'migrate',"
-                             " 'arguments': {'uri': %s}}", uri);
-    qtest_qmp_eventwait(d->qts, "RESUME");
+    migrate_and_wait(e->qts, d->qts, uri);
     unlink(sock);
     env_attach(d);
     d->tail = e->tail;
